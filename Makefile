@@ -1,0 +1,31 @@
+# Two commands for a newcomer:  `make demo`  and  `make test`.
+# Everything runs from the project-local virtual environment .venv/ (ignored by git).
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test bench clean
+
+install: $(STAMP)
+
+# Re-install when the dependency list changes. bubblewrap (the sandbox) comes from Debian's packages.
+$(STAMP): pyproject.toml
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -q && apt-get install -y -q bubblewrap) >/dev/null; \
+	  else echo "WARNING: bubblewrap is not installed and I am not root: run 'sudo apt-get install bubblewrap'"; fi; }
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $(STAMP)
+
+demo: install
+	$(VENV)/bin/gradekit demo --out demo-out
+
+test: install
+	bash .ci/pytest-nonempty $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) demo-out .gradekit-cache
