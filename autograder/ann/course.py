@@ -1,0 +1,233 @@
+"""The ANN exercise as the engine sees it: profiles, files for the sandbox, and the probes.
+
+Probes are the only questions asked of a student's kernel.  Each returns plain data; the checks in
+this folder compare that data with the reference implementations, outside the sandbox.  Inputs the
+grader chooses (perceptron cases, sigmoid points, the CNN batch seed) are drawn fresh for every run.
+"""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from gradekit.probes import ProbeSpec
+
+HERE = Path(__file__).resolve().parent
+SIMPLE_CNN_STATE_SEED = 0
+SIMPLE_CNN_STATE_FILE = "probe_data/simple_cnn_state.pt"
+
+
+def load_profile(name: str) -> dict[str, Any]:
+    profiles = tomllib.loads((HERE / "profiles.toml").read_text())
+    if name not in profiles:
+        raise KeyError(f"unknown profile {name!r}; profiles.toml has {sorted(profiles)}")
+    return dict(profiles[name], name=name)
+
+
+# ---- files the sandbox gets ------------------------------------------------------------------
+
+def job_files(profile: Mapping[str, Any], *, release_dir: Path, cache_dir: Path) -> dict[str, Path]:
+    """relative path in the job folder -> file on the host.  Generated data is cached by size."""
+    from reference.datasets import write_fashion_mnist
+
+    fashion_root = cache_dir / f"fashion-{profile['fashion_train']}-{profile['fashion_test']}"
+    raw = fashion_root / "FashionMNIST" / "raw"
+    if not raw.is_dir() or len(list(raw.iterdir())) < 4:
+        write_fashion_mnist(fashion_root, profile["fashion_train"], profile["fashion_test"], seed=0)
+    files = {f"data/FashionMNIST/raw/{p.name}": p for p in sorted(raw.iterdir()) if p.is_file()}
+    files[SIMPLE_CNN_STATE_FILE] = _simple_cnn_state_file(cache_dir)
+    for extra in sorted(Path(release_dir).glob("*")):
+        if extra.is_file() and extra.suffix != ".ipynb":   # micrograph.png and friends
+            files[extra.name] = extra
+    return files
+
+
+def _simple_cnn_state_file(cache_dir: Path) -> Path:
+    import torch
+    from reference.fashion import simple_cnn_state
+
+    path = cache_dir / f"simple_cnn_state_{SIMPLE_CNN_STATE_SEED}.pt"
+    if not path.exists():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save(simple_cnn_state(SIMPLE_CNN_STATE_SEED), tmp)
+        tmp.replace(path)
+    return path
+
+
+# ---- probes ------------------------------------------------------------------------------------
+
+CHAPTER_PERCEPTRON_CASES = [[1, 1, 1, 1, 0], [0, 0, 0, 0, -1], [-1, 0, 1, 0, 1], [-1, 0, -1, 0, -0.5]]
+CHAPTER_SIGMOID_POINTS = [-1.0, 0.0, 1.0, 10000.0]
+
+PERCEPTRON_PROBE = '''
+def probe(params):
+    out = []
+    for case in params["cases"]:
+        try:
+            out.append(plain(perceptron(*case)))
+        except Exception as e:
+            out.append({"__error__": (type(e).__name__ + ": " + str(e))[:200]})
+    return out
+'''
+
+SIGMOID_PROBE = '''
+def probe(params):
+    import numpy as np
+    import warnings
+    out = {}
+    scalars = []
+    for x in params["scalars"]:
+        try:
+            scalars.append(plain(sigmoid(x)))
+        except Exception as e:
+            scalars.append({"__error__": (type(e).__name__ + ": " + str(e))[:200]})
+    out["scalars"] = scalars
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out["vector"] = plain(sigmoid(np.array(params["vector"], dtype=float)))
+    except Exception as e:
+        out["vector"] = {"__error__": (type(e).__name__ + ": " + str(e))[:200]}
+    return out
+'''
+
+SIMPLE_CNN_PROBE = '''
+def probe(params):
+    import torch
+    out = {}
+    model = SimpleCNN()
+    out["param_count"] = int(sum(p.numel() for p in model.parameters()))
+    out["shapes"] = {k: [int(s) for s in v.shape] for k, v in model.state_dict().items()}
+    try:
+        state = torch.load(params["state_file"], weights_only=True)
+        model.load_state_dict(state)
+        model.eval()
+        gen = torch.Generator().manual_seed(params["seed"])
+        x = torch.rand(params["batch"], 1, 28, 28, generator=gen)
+        with torch.no_grad():
+            out["logits"] = plain(model(x))
+    except Exception as e:
+        out["logits"] = {"__error__": (type(e).__name__ + ": " + str(e))[:200]}
+    return out
+'''
+
+SWEEP_PROBE = '''
+def probe(params):
+    g = globals()
+    out = {}
+    for name in ("learning_rates", "best_lr", "CID"):
+        out[name] = plain(g[name]) if name in g else {"__missing__": name}
+    res = g.get("lr_results", None)
+    if "lr_results" not in g:
+        out["lr_results"] = {"__missing__": "lr_results"}
+    elif isinstance(res, dict):
+        out["lr_results"] = [[plain(k), plain(v)] for k, v in list(res.items())[:1000]]
+    else:
+        out["lr_results"] = {"__unconvertible__": type(res).__module__ + "." + type(res).__name__}
+    return out
+'''
+
+RECONSTRUCTION_PROBE = '''
+def probe(params):
+    g = globals()
+    return {k: plain(g[k]) for k in ("sample_image", "reconstructed_image", "ground_truth") if k in g}
+'''
+
+
+def make_probes(profile: Mapping[str, Any], rng: np.random.Generator) -> list[ProbeSpec]:
+    """The probes for one run; `rng` is fresh per run so nobody can prepare for the exact inputs."""
+    cases = rng.uniform(-2, 2, size=(40, 5)).round(2).tolist()
+    cases += [[1, 1, 1, -1, 0], [0.5, 0.5, 1, 1, -1]]          # exactly on the boundary: >= 0 -> 1
+    xs = rng.normal(0, 8, size=30).round(3).tolist() + [-10000.0, 10000.0, -745.2, 710.0, -1e-9]
+    return [
+        ProbeSpec("perceptron", PERCEPTRON_PROBE, {"cases": CHAPTER_PERCEPTRON_CASES + cases}, 30),
+        ProbeSpec("sigmoid", SIGMOID_PROBE, {"scalars": CHAPTER_SIGMOID_POINTS, "vector": xs}, 30),
+        ProbeSpec("simple_cnn", SIMPLE_CNN_PROBE,
+                  {"state_file": SIMPLE_CNN_STATE_FILE, "seed": int(rng.integers(1 << 30)), "batch": 6}, 60),
+        ProbeSpec("sweep", SWEEP_PROBE, {}, 30),
+        ProbeSpec("reconstruction", RECONSTRUCTION_PROBE, {}, 30),
+    ]
+
+
+def student_sweep(value: Any) -> dict[float, float]:
+    """The student's lr_results from the sweep probe as {rate: loss}; TypeError says what is wrong."""
+    from gradekit.probes import as_float, describe
+
+    if not isinstance(value, dict):
+        raise TypeError("the sweep probe returned nothing usable")
+    raw = value.get("lr_results")
+    if isinstance(raw, dict) and "__missing__" in raw:
+        raise TypeError("there is no variable `lr_results`: store your results in a dictionary named "
+                        "lr_results (printing them is not enough)")
+    if not isinstance(raw, list):
+        raise TypeError(f"`lr_results` should be a dict, but it is {describe(raw)}")
+    out: dict[float, float] = {}
+    for k, v in raw:
+        try:
+            rate = as_float(k)
+        except TypeError:
+            raise TypeError(f"the keys of `lr_results` should be the learning rates, found {describe(k)}") from None
+        try:
+            out[rate] = as_float(v)
+        except TypeError:
+            raise TypeError(f"lr_results[{rate}] should be a number (the final epoch's mean loss), "
+                            f"found {describe(v)}") from None
+    return out
+
+
+def sweep_matches(student: Mapping[float, float], expected: Mapping[float, float], rtol: float) -> dict[float, bool]:
+    """Per rate: does the student's final loss agree with the reference?  Divergence (nan/inf) agrees
+    with divergence, whichever non-finite value the student's code happened to produce."""
+    import math
+
+    out = {}
+    for rate, exp in expected.items():
+        got = student.get(rate)
+        if got is None:
+            out[rate] = False
+        elif not math.isfinite(exp) or not math.isfinite(got):
+            out[rate] = not math.isfinite(exp) and not math.isfinite(got)
+        else:
+            out[rate] = abs(got - exp) <= rtol * abs(exp) + 1e-12
+    return out
+
+
+def expected_sweep(reference, profile: Mapping[str, Any], cid: int) -> dict[float, float]:
+    from reference.microscopy import lr_sweep
+
+    return reference(lr_sweep, cid=int(cid), learning_rates=[float(r) for r in profile["learning_rates"]],
+                     num_images=int(profile["num_images"]), num_epochs=int(profile["num_epochs"]),
+                     data_seed=int(profile["data_seed"]))
+
+
+def feedback_extras(probes: Mapping[str, Any], profile: Mapping[str, Any], cid: int | None, reference) -> dict:
+    """Plot data for the student's feedback page: their own values, and per rate only whether it
+    matched — never the reference values themselves."""
+    from gradekit.probes import as_array
+
+    extras: dict[str, Any] = {}
+    rec = probes.get("reconstruction")
+    if rec is not None and rec.status == "ok" and isinstance(rec.value, dict):
+        try:
+            arrays = {k: as_array(rec.value[k]) for k in ("sample_image", "reconstructed_image", "ground_truth")}
+            if all(a.shape == (50, 50) for a in arrays.values()):
+                extras["reconstruction"] = {"input": arrays["sample_image"].tolist(),
+                                            "output": arrays["reconstructed_image"].tolist(),
+                                            "ground_truth": arrays["ground_truth"].tolist()}
+        except (KeyError, TypeError, ValueError):
+            pass
+    sweep = probes.get("sweep")
+    if sweep is not None and sweep.status == "ok":
+        try:
+            student = student_sweep(sweep.value)
+        except TypeError:
+            student = None
+        if student:
+            matches = sweep_matches(student, expected_sweep(reference, profile, cid), profile["rtol"]) if cid else {}
+            rates = sorted(student)
+            extras["sweep"] = {"learning_rates": rates, "student": [student[r] for r in rates],
+                               "expected_ok": [bool(matches.get(r, False)) for r in rates]}
+    return extras

@@ -1,0 +1,41 @@
+"""Task 1: the learning-rate sweep (lr_results for the student's own CID)."""
+import math
+
+import pytest
+
+from gradekit.checking import answer, expect
+
+
+def _student(course, probes):
+    value = answer(probes, "sweep", "your learning-rate sweep")
+    try:
+        return course.student_sweep(value)
+    except TypeError as e:
+        pytest.fail(str(e))
+
+
+@pytest.mark.points(1)
+def test_lr_results_has_every_rate(course, probes, exercise):
+    student = _student(course, probes)
+    rates = [float(r) for r in exercise["learning_rates"]]
+    missing = [r for r in rates if r not in student]
+    extra = [r for r in student if r not in rates]
+    expect(not missing, f"lr_results has no entry for the learning rate(s) {', '.join(f'{r:g}' for r in missing)}")
+    expect(not extra, f"lr_results has rates that are not in learning_rates: {', '.join(f'{r:g}' for r in extra)}")
+
+
+@pytest.mark.hidden
+@pytest.mark.points(3)
+def test_final_losses_match_reference(course, probes, exercise, expected_sweep):
+    student = _student(course, probes)
+    matches = course.sweep_matches(student, expected_sweep, exercise["rtol"])
+    wrong = [r for r, ok in matches.items() if not ok]
+    if wrong:
+        diverged = [r for r in wrong if r in student and not math.isfinite(student[r])]
+        hint = ("" if len(wrong) < len(matches) else
+                " Did you call torch.manual_seed(CID) right before creating each new model, and train on the "
+                "problem cell's images for num_epochs epochs?")
+        pytest.fail(f"the final-epoch loss does not match the expected value for your CID at "
+                    f"{len(wrong)} of {len(matches)} rates ({', '.join(f'{r:g}' for r in wrong)})."
+                    + (f" Rates where you got nan/inf but training should converge: "
+                       f"{', '.join(f'{r:g}' for r in diverged)}." if diverged else "") + hint)

@@ -1,0 +1,140 @@
+"""Grade one submission: sandboxed run -> probes -> checks in the trusted process -> result.
+
+`grade_submission` is the one function both executors (local pool, Dask) call.  It never raises for
+a bad submission; a failure of the grader itself becomes a result with status ERROR and the reason.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from .config import Config
+from .errors import SetupError
+from .judge import JudgeInputs, judge, parts_of
+from .model import ExecutionReport, ProbeResult, Status, Submission, SubmissionResult
+from .refcache import ReferenceCache, tree_hash
+
+
+@dataclass(frozen=True)
+class Course:
+    """The course content the engine needs, loaded by path from Config.checks (never by name)."""
+
+    cfg: Config
+
+    @cached_property
+    def module(self) -> ModuleType:
+        path = self.cfg.checks / "course.py"
+        if not path.is_file():
+            raise SetupError(f"{path} is missing: the checks folder needs a course.py (profiles, files, probes)")
+        name = f"gradekit_course_{self.cfg.assignment}"
+        if name in sys.modules:
+            return sys.modules[name]
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+
+    @cached_property
+    def profile(self) -> dict[str, Any]:
+        return self.module.load_profile(self.cfg.profile)
+
+    @cached_property
+    def parts(self) -> list[str]:
+        return parts_of(self.cfg.checks)
+
+    @cached_property
+    def reference_code_hash(self) -> str:
+        return tree_hash(self.cfg.root / "reference")
+
+    @cached_property
+    def checks_hash(self) -> str:
+        """Changes when the checks, the reference, the profile or the limits change: then every
+        submission is graded again; otherwise a re-run skips what is already in the store."""
+        h = hashlib.sha256()
+        h.update(tree_hash(self.cfg.checks).encode())
+        h.update(self.reference_code_hash.encode())
+        h.update(repr(sorted(self.profile.items())).encode())
+        h.update(repr(self.cfg.limits).encode())
+        h.update(repr(self.cfg.sandbox).encode())
+        return h.hexdigest()[:16]
+
+    @cached_property
+    def reference(self) -> ReferenceCache:
+        return ReferenceCache(self.cfg.cache / "reference", self.reference_code_hash)
+
+    def job_files(self) -> dict[str, Path]:
+        return self.module.job_files(self.profile, release_dir=self.cfg.release.parent,
+                                     cache_dir=self.cfg.cache / "data")
+
+
+def _not_run(specs_or_names, why: str) -> dict[str, ProbeResult]:
+    names = [getattr(s, "name", s) for s in specs_or_names]
+    return {n: ProbeResult(n, "not_run", error=why) for n in names}
+
+
+def grade_submission(sub: Submission, course: Course, *, visible_only: bool = False, slot: int = 0,
+                     seed: int | None = None) -> SubmissionResult:
+    try:
+        return _grade(sub, course, visible_only=visible_only, slot=slot, seed=seed)
+    except SetupError:
+        raise  # the course or machine is misconfigured: stop and say how to fix it
+    except Exception as e:  # a bug in the grader must not kill the batch; it becomes a visible row
+        return SubmissionResult(
+            key=sub.key, file=sub.source_name, name=sub.identity.name, cid=sub.identity.cid,
+            status=Status.ERROR, message=f"internal grader error: {type(e).__name__}: {e}",
+            flags=sub.flags, sha256=sub.sha256, checks_hash=course.checks_hash,
+            extras={"traceback": traceback.format_exc()[-4000:]},
+        )
+
+
+def _grade(sub: Submission, course: Course, *, visible_only: bool, slot: int, seed: int | None) -> SubmissionResult:
+    from .sandbox import run_notebook
+
+    timings: dict[str, float] = {}
+    rng = np.random.default_rng(seed)  # fresh entropy per run unless a test pins it
+    specs = course.module.make_probes(course.profile, rng)
+
+    if sub.notebook_json is None:
+        report = ExecutionReport(Status.INVALID_NOTEBOOK, sub.problem or "not a notebook",
+                                 probes=_not_run(specs, "the file is not a readable notebook"))
+    else:
+        t0 = time.perf_counter()
+        files = course.job_files()
+        timings["prepare"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        report = run_notebook(sub.notebook_json, specs, files, course.cfg.limits,
+                              sandboxed=course.cfg.sandbox, slot=slot)
+        timings["sandbox"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    ref = course.reference
+    ref_before = ref.seconds_computing
+    checks = judge(course.cfg.checks, JudgeInputs(report.probes, sub.identity, course.profile, ref, course.module),
+                   visible_only=visible_only)
+    extras: dict[str, Any] = {}
+    if not visible_only:
+        extras = course.module.feedback_extras(report.probes, course.profile,
+                                               sub.identity.cid if sub.identity.cid_ok else None, ref)
+    timings["reference"] = ref.seconds_computing - ref_before
+    timings["judge"] = time.perf_counter() - t0 - timings["reference"]
+
+    status, message = report.status, report.message
+    if status == Status.GRADED and not sub.identity.cid_ok:
+        status = Status.NO_CID
+        message = f"{sub.identity.cid_problem}; parts graded against your CID score 0. {message}".strip()
+    return SubmissionResult(
+        key=sub.key, file=sub.source_name, name=sub.identity.name, cid=sub.identity.cid,
+        status=status, message=message, checks=checks, flags=sub.flags, timings=timings,
+        sha256=sub.sha256, checks_hash=course.checks_hash, extras=extras,
+    )

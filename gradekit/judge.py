@@ -1,0 +1,147 @@
+"""Judge probe results with the course's autograder checks, in the trusted process.
+
+The checks are ordinary pytest files (``autograder/<assignment>/test_<part>.py``): the file name is
+the gradebook column, ``@pytest.mark.points(n)`` the weight, ``@pytest.mark.hidden`` keeps a check
+out of the student's self-check.  We run them with ``pytest.main`` and a plugin that supplies the
+submission's data as fixtures and collects one CheckResult per test, rather than inventing a check
+format of our own: instructors write and debug checks with the tool they already know.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import pytest
+
+from .errors import SetupError
+from .model import CheckResult, Identity, ProbeResult
+
+MARKERS = (
+    "points(n): how many points the check is worth",
+    "hidden: not shown in the student's self-check; its message must not reveal reference values",
+)
+
+
+@dataclass(frozen=True)
+class JudgeInputs:
+    probes: Mapping[str, ProbeResult]
+    identity: Identity
+    exercise: Mapping[str, Any]          # the course profile (learning rates, sizes, ...)
+    reference: Callable[..., Any]        # refcache.ReferenceCache: reference(fn, **kwargs)
+    course: Any = None                   # the course module (autograder/<assignment>/course.py)
+
+
+class _JudgePlugin:
+    """Supplies fixtures and records results; one instance per judged submission."""
+
+    def __init__(self, inputs: JudgeInputs):
+        self.inputs = inputs
+        self.results: list[CheckResult] = []
+        self.collect_errors: list[str] = []
+
+    def pytest_configure(self, config):
+        for m in MARKERS:
+            config.addinivalue_line("markers", m)
+
+    @pytest.fixture
+    def probes(self) -> Mapping[str, ProbeResult]:
+        return self.inputs.probes
+
+    @pytest.fixture
+    def identity(self) -> Identity:
+        return self.inputs.identity
+
+    @pytest.fixture
+    def cid(self) -> int:
+        ident = self.inputs.identity
+        if not ident.cid_ok:
+            pytest.fail(f"graded against your own College ID, and I could not use yours: {ident.cid_problem}")
+        return ident.cid
+
+    @pytest.fixture
+    def exercise(self) -> Mapping[str, Any]:
+        return self.inputs.exercise
+
+    @pytest.fixture
+    def reference(self) -> Callable[..., Any]:
+        return self.inputs.reference
+
+    @pytest.fixture
+    def course(self) -> Any:
+        return self.inputs.course
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.collect_errors.append(f"{report.nodeid}: {report.longreprtext[-2000:]}")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            marker = item.get_closest_marker("points")
+            if marker is None or not marker.args:
+                self.collect_errors.append(f"{item.nodeid}: has no @pytest.mark.points(n)")
+                return
+            max_points = float(marker.args[0])
+            passed = report.passed
+            self.results.append(CheckResult(
+                part=_part_of(item.path),
+                name=item.name,
+                points=max_points if passed else 0.0,
+                max_points=max_points,
+                passed=passed,
+                visible=item.get_closest_marker("hidden") is None,
+                message="" if passed else _student_message(call.excinfo),
+            ))
+
+
+def _part_of(path: Path) -> str:
+    stem = Path(path).stem
+    return stem[len("test_"):] if stem.startswith("test_") else stem
+
+
+def _student_message(excinfo) -> str:
+    """The check's own sentence, without pytest's assertion introspection (which could show
+    reference values that a hidden check compares against)."""
+    if excinfo is None:
+        return "check failed"
+    exc = excinfo.value
+    if isinstance(exc, AssertionError):
+        text = str(exc).split("\nassert ")[0].strip()
+        return text if text and not text.startswith("assert ") else "check failed"
+    if excinfo.errisinstance(pytest.fail.Exception):
+        return str(exc).strip() or "check failed"
+    return f"the check could not evaluate your answer ({type(exc).__name__}: {str(exc)[:200]})"
+
+
+def parts_of(checks_dir: Path) -> list[str]:
+    """Gradebook columns, in file-name order (stable across runs)."""
+    return [_part_of(p) for p in sorted(Path(checks_dir).glob("test_*.py"))]
+
+
+def judge(checks_dir: Path, inputs: JudgeInputs, *, visible_only: bool = False) -> tuple[CheckResult, ...]:
+    plugin = _JudgePlugin(inputs)
+    args = [
+        str(checks_dir),
+        "-c", os.devnull,              # ignore the repository's own pytest settings
+        f"--rootdir={checks_dir}",
+        "--import-mode=importlib",     # no clash with the engine's own tests/ of the same names
+        "-p", "no:cacheprovider",
+        "-p", "no:stepwise",
+        "-q", "--no-header", "--tb=no", "-s",
+        "-W", "ignore::DeprecationWarning",
+    ]
+    if visible_only:
+        args += ["-m", "not hidden"]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        code = pytest.main(args, plugins=[plugin])
+    if plugin.collect_errors:
+        raise SetupError("the autograder checks are broken:\n" + "\n".join(plugin.collect_errors))
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        raise SetupError(f"running the checks in {checks_dir} failed with pytest exit code {int(code)}")
+    return tuple(plugin.results)
