@@ -312,7 +312,7 @@ def write_micrograph(path, size=(256, 256), seed: int = 0) -> Path:
     from PIL import Image
 
     buffer = io.BytesIO()
-    Image.fromarray(micrograph(size, seed), mode="RGB").save(buffer, format="PNG", optimize=False, compress_level=6)
+    Image.fromarray(micrograph(size, seed)).save(buffer, format="PNG", optimize=False, compress_level=6)
     path = Path(path)
     _write_if_changed(path, buffer.getvalue())
     return path
