@@ -1,0 +1,500 @@
+"""Run one student notebook, then the grader's probes, in a fresh kernel; report events as JSON lines.
+
+This file is the only part of gradekit that runs *inside* the sandbox: it is bind-mounted alone,
+read-only, at /opt/gradekit/kernel_runner.py, so it imports nothing from gradekit (only the standard
+library, nbformat, nbclient and jupyter_client).  It runs as the same unprivileged uid as the
+student's kernel, so nothing it says is trusted: the trusted process validates every event.
+
+Input: a JSON plan on stdin::
+
+    {"notebook": path, "cell_timeout_s": s, "notebook_timeout_s": s, "output_bytes_per_cell": n,
+     "probes": [{"name": n, "source": wrapped cell, "timeout_s": s}],
+     # optional: "cwd", "tmp", "interrupt_grace_s", "max_restarts", "probe_answer_bytes"}
+
+Output: one JSON object a line on the events fd (3 unless ``--events-fd N``), flushed each time::
+
+    {"event": "kernel", "status": "started|restarted|failed", "seconds": s, ...}
+    {"event": "cell", "index": i, "status": "ok|error|timeout|dead|skipped", "error": str|null, "seconds": s}
+    {"event": "probe", "name": n, "status": "ok|error|timeout|not_run", "output": str|null, "error": ..., "seconds": s}
+    {"event": "done", "status": "ok|timeout|error", "seconds": s, "restarts": n, "kernel_alive": bool, ...}
+
+Why the loop is hand-made around ``NotebookClient.async_execute_cell`` instead of ``execute()``:
+a student cell may never return (a loop that ignores SIGINT), kill its kernel (``os._exit``, a
+segfault, the memory limit) or flood the output.  nbclient interrupts on timeout and raises
+``DeadKernelError`` on death, but then the notebook is over.  Here a wedged or dead kernel is
+replaced by a fresh one in which the cells that succeeded so far are replayed, so the later cells
+and the probes are still graded (a bounded number of times, within the notebook's deadline).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ctypes
+import inspect
+import json
+import os
+import queue
+import resource
+import signal
+import sys
+import time
+from typing import Any
+
+PROBE_MIME = "application/x-gradekit-probe"   # keep in sync with gradekit.probes.PROBE_MIME
+TIMEOUT_ENAME = "GradekitCellTimeout"          # the execute_reply nbclient fakes after an interrupt
+ERROR_CHARS = 300
+
+
+def _now() -> float:
+    return time.monotonic()
+
+
+class Emitter:
+    """Writes events to an inherited pipe; each line is complete when write() returns."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.t0 = _now()
+
+    def __call__(self, event: str, **fields: Any) -> None:
+        fields = {"event": event, **fields}
+        data = (json.dumps(fields, separators=(",", ":"), default=str) + "\n").encode()
+        view = memoryview(data)
+        while view:
+            n = os.write(self.fd, view)
+            view = view[n:]
+
+
+def _short(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 3] + "..."
+
+
+def _content_size(content: dict) -> int:
+    """A cheap estimate of how much memory one output message keeps."""
+    size = len(content.get("text") or "") if isinstance(content.get("text"), str) else 0
+    for v in (content.get("data") or {}).values():
+        size += len(v) if isinstance(v, str) else len(json.dumps(v, default=str))
+    for line in content.get("traceback") or ():
+        size += len(line) if isinstance(line, str) else 0
+    return size
+
+
+def _make_client_class():
+    # Imported here so that a broken installation surfaces as an event, not as an import crash.
+    from nbclient import NotebookClient
+
+    class CappedClient(NotebookClient):
+        """NotebookClient that keeps at most ``gk_cap`` bytes of outputs per cell.
+
+        Student outputs are not needed by the grader at all, but a cell printing 100 MB or
+        displaying a 50 MB image must not grow this process without bound: outputs past the cap
+        are dropped.  In a probe cell the probe's answer (display data of ``PROBE_MIME``) is
+        captured separately, with its own cap.
+        """
+
+        def gk_begin(self, cap: int, probe: bool, probe_cap: int) -> None:
+            self.gk_cap, self.gk_used, self.gk_truncated = cap, 0, False
+            self.gk_probe, self.gk_probe_cap = probe, probe_cap
+            self.gk_answer: str | None = None
+            self.gk_answer_problem: str | None = None
+
+        def output(self, outs, msg, display_id, cell_index):  # noqa: D102 (nbclient's hook)
+            content = msg.get("content") or {}
+            if self.gk_probe and msg.get("msg_type") in ("display_data", "execute_result"):
+                answer = (content.get("data") or {}).get(PROBE_MIME)
+                if isinstance(answer, str) and len(answer) <= self.gk_probe_cap:
+                    self.gk_answer, self.gk_answer_problem = answer, None
+                elif answer is not None:
+                    self.gk_answer_problem = f"probe answer too large or not text ({_content_size(content)} bytes)"
+            size = _content_size(content)
+            if self.gk_used + size > self.gk_cap:
+                self.gk_truncated = True
+                return None
+            self.gk_used += size
+            return super().output(outs, msg, display_id, cell_index)
+
+    return CappedClient
+
+
+class Outcome:
+    __slots__ = ("status", "error", "seconds", "wedged", "answer")
+
+    def __init__(self, status: str, error: str | None = None, seconds: float = 0.0,
+                 wedged: bool = False, answer: str | None = None) -> None:
+        self.status, self.error, self.seconds, self.wedged, self.answer = status, error, seconds, wedged, answer
+
+    @property
+    def needs_restart(self) -> bool:
+        return self.status == "dead" or self.wedged
+
+
+class Runner:
+    def __init__(self, plan: dict, emit: Emitter) -> None:
+        import nbformat
+
+        self.plan, self.emit = plan, emit
+        self.t0 = emit.t0
+        self.cell_timeout = float(plan["cell_timeout_s"])
+        self.deadline = self.t0 + float(plan["notebook_timeout_s"])
+        self.probes = list(plan.get("probes") or ())
+        # Probes get their own time after the notebook's: a notebook that used all of its time is
+        # still probed (status TIMEOUT, "what could be probed was").
+        self.hard_deadline = self.deadline + sum(float(p["timeout_s"]) for p in self.probes)
+        self.out_cap = int(plan.get("output_bytes_per_cell", 256 * 1024))
+        self.probe_cap = int(plan.get("probe_answer_bytes", 2_100_000))
+        self.grace = float(plan.get("interrupt_grace_s", 5.0))
+        self.max_restarts = int(plan.get("max_restarts", 3))
+        self.cwd = plan.get("cwd") or os.path.dirname(os.path.abspath(plan["notebook"]))
+        self.tmp = plan.get("tmp") or "/tmp"
+        self.nb = nbformat.read(plan["notebook"], as_version=4)
+        self.good: list[int] = []       # code cells that succeeded: replayed after a restart
+        self.restarts = 0
+        self.kernel_alive = False
+        self.timed_out = False
+        self.reply: dict | None = None
+        self.timeout_now = 1.0
+        self.kernel_env = self._kernel_env()
+        client_class = _make_client_class()
+        from traitlets.config import Config
+
+        # Unix sockets in the private /tmp instead of TCP ports: no port races between slots when
+        # running unsandboxed, and nothing listening on any network interface.
+        ipc = Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(self.tmp, "gradekit-kernel")}})
+        self.client = client_class(
+            nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("")]),
+            kernel_name="python3",
+            allow_errors=True,
+            interrupt_on_timeout=True,
+            error_on_timeout={"ename": TIMEOUT_ENAME, "evalue": "cell timed out", "traceback": []},
+            timeout_func=lambda cell: self.timeout_now,
+            iopub_timeout=max(1, int(self.grace)),
+            shutdown_kernel="immediate",
+            record_timing=False,
+            on_cell_executed=self._on_cell_executed,
+            config=ipc,
+        )
+
+    # -- kernel ------------------------------------------------------------------------------
+    def _kernel_env(self) -> dict[str, str]:
+        """The kernel's environment: one thread per library (grading slots share the cores),
+        no display, private runtime/config folders in /tmp, the job folder as HOME."""
+        keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL") if k in os.environ}
+        env = {
+            **keep,
+            "HOME": self.cwd,
+            "TMPDIR": self.tmp,
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "MPLBACKEND": "Agg",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONNOUSERSITE": "1",
+            "JUPYTER_PLATFORM_DIRS": "1",
+        }
+        for var in ("JUPYTER_RUNTIME_DIR", "JUPYTER_PATH", "JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR",
+                    "IPYTHONDIR", "MPLCONFIGDIR"):
+            env[var] = os.environ[var]
+        env.setdefault("LANG", "C.UTF-8")
+        return env
+
+    def _on_cell_executed(self, cell=None, cell_index=None, execute_reply=None) -> None:
+        self.reply = execute_reply
+
+    async def start_kernel(self, limit: float) -> str | None:
+        """Start a kernel and its client; None when ready, else the reason it did not start."""
+        c = self.client
+        c.km = c.create_kernel_manager()
+        c.startup_timeout = int(max(5, min(60, limit - _now())))
+        try:
+            await c.async_start_new_kernel(cwd=self.cwd, env=self.kernel_env)
+            await c.async_start_new_kernel_client()
+        except Exception as e:  # noqa: BLE001 - any failure to start is reported, not raised
+            await self.stop_kernel()
+            return _short(f"{type(e).__name__}: {e}")
+        self.kernel_alive = True
+        return None
+
+    async def stop_kernel(self) -> None:
+        """Kill the kernel's process group (SIGKILL) and forget it; never raises."""
+        c = self.client
+        km, kc = c.km, c.kc
+        c.km = c.kc = None
+        self.kernel_alive = False
+        try:
+            if kc is not None:
+                kc.stop_channels()
+        except Exception:  # noqa: BLE001
+            pass
+        if km is None:
+            return
+        try:
+            await asyncio.wait_for(km.shutdown_kernel(now=True), timeout=10)
+        except Exception:  # noqa: BLE001 - already dead, or stuck: fall back to the process group
+            prov = getattr(km, "provisioner", None)
+            pgid = getattr(prov, "pgid", None)
+            if pgid:
+                try:
+                    os.killpg(pgid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+    async def responsive(self, wait: float) -> bool:
+        """Does the kernel answer a request on its shell channel (where cells run) within wait s?
+
+        kernel_info on the *control* channel would answer even while the main thread is stuck.
+        """
+        c = self.client
+        try:
+            if c.km is None or c.kc is None or not await c.km.is_alive():
+                return False
+            msg_id = c.kc.kernel_info()
+            if inspect.isawaitable(msg_id):
+                msg_id = await msg_id
+            end = _now() + wait
+            while (left := end - _now()) > 0:
+                msg = await c.kc.shell_channel.get_msg(timeout=left)
+                if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                    return True
+        except (queue.Empty, asyncio.TimeoutError):
+            return False
+        except Exception:  # noqa: BLE001
+            return False
+        return False
+
+    # -- one cell ------------------------------------------------------------------------------
+    async def execute(self, source: str, timeout: float, probe: bool = False) -> Outcome:
+        """Run source as one cell with a timeout; classify what happened to it and to the kernel."""
+        from nbclient.exceptions import DeadKernelError
+        import nbformat
+
+        c = self.client
+        t = _now()
+        if c.kc is None:
+            return Outcome("dead", "no kernel", 0.0)
+        cell = nbformat.v4.new_code_cell(source)
+        c.nb.cells = [cell]
+        c.gk_begin(self.out_cap, probe, self.probe_cap)
+        self.timeout_now = max(0.5, timeout)
+        self.reply = None
+        try:
+            await c.async_execute_cell(cell, 0)
+        except DeadKernelError:
+            self.kernel_alive = False
+            return Outcome("dead", "the kernel died", _now() - t)
+        except Exception as e:  # noqa: BLE001 - the channel broke: treat the kernel as lost
+            self.kernel_alive = False
+            return Outcome("dead", _short(f"kernel failure: {type(e).__name__}: {e}"), _now() - t)
+        seconds = _now() - t
+        content = (self.reply or {}).get("content") or {}
+        status = content.get("status")
+        if status == "ok":
+            return Outcome("ok", None, seconds, answer=c.gk_answer if probe else None)
+        if status == "error" and content.get("ename") == TIMEOUT_ENAME:
+            alive = await self.responsive(min(self.grace, 2.0))
+            return Outcome("timeout", f"timed out after {timeout:.0f} s", seconds, wedged=not alive)
+        if status == "error":
+            err = f"{content.get('ename', 'Error')}: {content.get('evalue', '')}"
+            return Outcome("error", _short(err), seconds, answer=c.gk_answer if probe else None)
+        return Outcome("error", _short(f"execution {status or 'failed'}"), seconds)
+
+    # -- recovery ------------------------------------------------------------------------------
+    async def recover(self, limit: float, reason: str) -> bool:
+        """Replace a dead or wedged kernel and replay the cells that succeeded, before limit.
+
+        A replayed cell that now fails is dropped from the replay list; one that kills or wedges
+        the new kernel costs another restart.  False when the restarts are used up or a kernel
+        does not start: the notebook's kernel is lost.
+        """
+        while self.restarts < self.max_restarts:
+            self.restarts += 1
+            t = _now()
+            await self.stop_kernel()
+            if _now() >= limit:
+                self.emit("kernel", status="failed", error="no time left to restart the kernel", reason=reason,
+                          seconds=round(_now() - t, 3))
+                return False
+            problem = await self.start_kernel(limit)
+            if problem:
+                self.emit("kernel", status="failed", error=problem, reason=reason, seconds=round(_now() - t, 3))
+                return False
+            replayed, again, complete = 0, False, True
+            for idx in list(self.good):
+                left = limit - _now()
+                if left <= 0:
+                    complete = False
+                    break
+                out = await self.execute(self.nb.cells[idx].source, min(self.cell_timeout, left))
+                if out.status == "ok":
+                    replayed += 1
+                    continue
+                self.good.remove(idx)
+                if out.needs_restart:
+                    reason = f"cell {idx} failed again during the replay ({out.status})"
+                    again = True
+                    break
+            self.emit("kernel", status="restarted", reason=reason, replayed=replayed,
+                      replay_complete=complete and not again, restarts=self.restarts, seconds=round(_now() - t, 3))
+            if not again:
+                return True
+        self.emit("kernel", status="failed", error=f"gave up after {self.restarts} restarts", reason=reason,
+                  seconds=0.0)
+        await self.stop_kernel()
+        return False
+
+    # -- the whole run ---------------------------------------------------------------------------
+    async def run(self) -> None:
+        emit = self.emit
+        t = _now()
+        problem = await self.start_kernel(self.hard_deadline)
+        if problem:
+            emit("kernel", status="failed", error=problem, seconds=round(_now() - t, 3))
+            emit("done", status="error", error=f"the kernel did not start: {problem}",
+                 seconds=round(_now() - self.t0, 3), restarts=0, kernel_alive=False, **self._usage())
+            return
+        emit("kernel", status="started", seconds=round(_now() - t, 3))
+
+        lost = False
+        for i, cell in enumerate(self.nb.cells):
+            if cell.cell_type != "code":
+                continue
+            if not cell.source.strip():
+                emit("cell", index=i, status="ok", error=None, seconds=0.0)
+                continue
+            if lost:
+                emit("cell", index=i, status="skipped", error="the kernel could not be restarted", seconds=0.0)
+                continue
+            left = self.deadline - _now()
+            if left <= 0:
+                self.timed_out = True
+                emit("cell", index=i, status="skipped", error="the notebook's time limit was reached", seconds=0.0)
+                continue
+            cut_by_deadline = left < self.cell_timeout
+            out = await self.execute(cell.source, min(self.cell_timeout, left))
+            if out.status == "timeout" and cut_by_deadline:
+                self.timed_out = True
+                out.error = "stopped at the notebook's time limit"
+            emit("cell", index=i, status=out.status, error=out.error, seconds=round(out.seconds, 3),
+                 **({"wedged": True} if out.wedged else {}))
+            if out.status == "ok":
+                self.good.append(i)
+            elif out.needs_restart:
+                if self.timed_out:
+                    # No time is left to replay: probing an empty kernel would only mislead.
+                    await self.stop_kernel()
+                    lost = True
+                elif not await self.recover(self.deadline, f"cell {i} {'died' if out.status == 'dead' else 'hung'}"):
+                    lost = True
+
+        for p in self.probes:
+            name = str(p["name"])
+            if lost or not self.kernel_alive:
+                why = ("the notebook timed out and its kernel did not respond" if self.timed_out
+                       else "the kernel died and could not be restarted")
+                emit("probe", name=name, status="not_run", output=None, error=why, seconds=0.0)
+                continue
+            left = self.hard_deadline - _now()
+            if left <= 0:
+                emit("probe", name=name, status="not_run", output=None, error="no time left", seconds=0.0)
+                continue
+            out = await self.execute(p["source"], min(float(p["timeout_s"]), left), probe=True)
+            status = {"ok": "ok", "timeout": "timeout"}.get(out.status, "error")
+            error = out.error
+            if out.status == "dead":
+                error = "the kernel died while running the probe"
+            elif out.status == "ok" and out.answer is None:
+                status, error = "error", self.client.gk_answer_problem or "the probe produced no answer"
+            emit("probe", name=name, status=status, output=out.answer if status == "ok" else None,
+                 error=error, seconds=round(out.seconds, 3))
+            if out.needs_restart and not await self.recover(self.hard_deadline, f"probe {name} {out.status}"):
+                lost = True
+
+        alive = self.kernel_alive and not lost
+        await self.stop_kernel()
+        emit("done", status="timeout" if self.timed_out else "ok", seconds=round(_now() - self.t0, 3),
+             restarts=self.restarts, kernel_alive=alive, **self._usage())
+
+    @staticmethod
+    def _usage() -> dict:
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        return {"runner_maxrss_kb": own, "kernel_maxrss_kb": kids}
+
+
+def _set_private_env(tmp: str) -> None:
+    """Jupyter's runtime/config/data folders and a kernelspec of our own, all in the private /tmp.
+
+    The kernelspec pins the kernel to this interpreter (no kernel.json found elsewhere is used).
+    """
+    base = os.path.join(tmp, "gradekit-jupyter")
+    for sub in ("runtime", "data", "config", "ipython", "mpl", "path/kernels/python3"):
+        os.makedirs(os.path.join(base, sub), exist_ok=True)
+    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "Python 3 (gradekit)", "language": "python", "interrupt_mode": "signal"}
+    with open(os.path.join(base, "path/kernels/python3/kernel.json"), "w") as f:
+        json.dump(spec, f)
+    os.environ.update({
+        "JUPYTER_RUNTIME_DIR": os.path.join(base, "runtime"),
+        "JUPYTER_DATA_DIR": os.path.join(base, "data"),
+        "JUPYTER_CONFIG_DIR": os.path.join(base, "config"),
+        "JUPYTER_PATH": os.path.join(base, "path"),
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "IPYTHONDIR": os.path.join(base, "ipython"),
+        "MPLCONFIGDIR": os.path.join(base, "mpl"),
+    })
+
+
+def _make_undumpable() -> None:
+    """Student code runs under our uid: without this it could open /proc/<runner>/fd/<events> and
+    forge events, or read the plan (probe parameters) from our memory.  Non-dumpable processes'
+    /proc entries belong to root and cannot be ptraced by the same uid."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+    except Exception:  # noqa: BLE001 - best effort (not Linux)
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events-fd", type=int, default=3)
+    args = ap.parse_args(argv)
+    fd = args.events_fd
+    os.set_inheritable(fd, False)          # the kernel must not be able to write events
+    _make_undumpable()
+    emit = Emitter(fd)
+    try:
+        plan = json.loads(sys.stdin.read())
+    except ValueError as e:
+        emit("done", status="error", error=f"unreadable plan: {e}", seconds=0.0, restarts=0, kernel_alive=False)
+        return 2
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    _set_private_env(plan.get("tmp") or "/tmp")
+
+    async def _main() -> None:
+        runner = None
+        try:
+            runner = Runner(plan, emit)
+        except Exception as e:  # noqa: BLE001
+            emit("done", status="error", error=_short(f"{type(e).__name__}: {e}"),
+                 seconds=round(_now() - emit.t0, 3), restarts=0, kernel_alive=False)
+            return
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await runner.run()
+        finally:
+            await runner.stop_kernel()
+
+    try:
+        asyncio.run(_main())
+    except asyncio.CancelledError:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
