@@ -183,6 +183,14 @@ def _is_colab(nb: NotebookNode) -> bool:
                for c in nb.cells)
 
 
+def _check_cells(cells: Any) -> list[Any]:
+    if not isinstance(cells, list):
+        raise _not_a_notebook('it has no list of "cells"')
+    if not all(isinstance(c, dict) and isinstance(c.get("cell_type"), str) for c in cells):
+        raise _not_a_notebook("some cells are not cell objects with a cell_type")
+    return cells
+
+
 def normalise(data: Any) -> tuple[NotebookNode, tuple[str, ...]]:
     """A parsed JSON value -> valid nbformat 4.5 NotebookNode plus flags; NotebookProblem if impossible."""
     if not isinstance(data, dict):
@@ -194,8 +202,8 @@ def normalise(data: Any) -> tuple[NotebookNode, tuple[str, ...]]:
         raise _not_a_notebook('its "nbformat" version is not a number')
     if major not in nbformat.versions or major > 4:
         raise NotebookProblem(f"The notebook format version {major} is not supported (expected 4).")
-    if major == 4 and not isinstance(data.get("cells"), list):
-        raise _not_a_notebook('it has no list of "cells"')
+    if major == 4:
+        _check_cells(data.get("cells"))
     flags: list[str] = []
     try:
         nb = nbformat.versions[major].to_notebook_json(data, minor=minor)
@@ -209,11 +217,7 @@ def normalise(data: Any) -> tuple[NotebookNode, tuple[str, ...]]:
     except (ValidationError, ValueError, TypeError, KeyError, AttributeError, IndexError) as e:
         raise _not_a_notebook(f"it could not be read or upgraded: {str(e)[:200]}") from None
 
-    cells = nb.get("cells")
-    if not isinstance(cells, list):
-        raise _not_a_notebook('it has no list of "cells"')
-    if not all(isinstance(c, dict) and isinstance(c.get("cell_type"), str) for c in cells):
-        raise _not_a_notebook("some cells are not cell objects with a cell_type")
+    cells = _check_cells(nb.get("cells"))
     if not isinstance(nb.get("metadata"), dict):
         nb["metadata"] = NotebookNode()
 
