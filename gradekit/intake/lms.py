@@ -201,7 +201,8 @@ class _Collector:
                 elif (here / d).is_symlink():
                     self.skip(str(here / d), "symbolic link: not followed")
             dirnames[:] = sorted(d for d in dirnames if d != _CHECKPOINTS and d not in _IGNORED_DIRS
-                                 and not d.startswith(".") and not (here / d).is_symlink())
+                                 and not d.startswith(".") and not (here / d).is_symlink()
+                                 and (here / d).resolve() != self.workdir.resolve())  # our own output
             for f in sorted(filenames):
                 p = here / f
                 if p.is_symlink():
