@@ -45,6 +45,17 @@ class Course:
         spec.loader.exec_module(module)
         return module
 
+    def content_module(self, name: str) -> ModuleType:
+        """Another module of the checks folder (e.g. `variants`), loaded by path like course.py."""
+        path = self.cfg.checks / f"{name}.py"
+        mod_name = f"gradekit_course_{self.cfg.assignment}_{name}"
+        if mod_name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(mod_name, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[mod_name] = module
+            spec.loader.exec_module(module)
+        return sys.modules[mod_name]
+
     @cached_property
     def profile(self) -> dict[str, Any]:
         return self.module.load_profile(self.cfg.profile)

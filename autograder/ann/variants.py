@@ -1,0 +1,106 @@
+"""Typical student notebooks of this exercise, built from the release by code.
+
+Used by the engine's tests, the demo cohort, `gradekit validate` and the benchmark, so they stay
+valid when the release changes: every edit asserts that it found what it edits.
+Generic operations (fix a seeded bug, copy a solution) come from gradekit.fabricate; the
+mistakes below are this course's own.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Iterable, Mapping
+
+BUG_PARTS = ("perceptron", "sigmoid", "simple_cnn")   # grade_ids of the cells holding seeded bugs
+TASK_PARTS = ("lr_sweep", "best_lr")                  # grade_ids of the answer cells of the tasks
+
+
+class EditNotFound(AssertionError):
+    """The release changed so that a variant no longer applies: update the variant."""
+
+
+def replace_in_cells(nb, old: str, new: str, *, count: int | None = 1):
+    """A copy of nb with `old` replaced by `new` in code cells; exactly `count` occurrences must exist."""
+    nb = copy.deepcopy(nb)
+    found = 0
+    for cell in nb.cells:
+        if cell.cell_type == "code" and old in cell.source:
+            found += cell.source.count(old)
+            cell.source = cell.source.replace(old, new)
+    if found == 0 or (count is not None and found != count):
+        raise EditNotFound(f"expected {count} occurrence(s) of {old!r} in the notebook, found {found}")
+    return nb
+
+
+def profile_lines(profile: Mapping[str, Any]) -> dict[str, str]:
+    """Lines of the release that fix the exercise's size -> their value under `profile`."""
+    return {
+        "num_images = 500": f"num_images = {int(profile['num_images'])}",
+        "num_epochs = 5": f"num_epochs = {int(profile['num_epochs'])}",
+        "learning_rates = [0.001, 0.01, 0.1, 0.5, 0.9, 1.5]":
+            f"learning_rates = {[float(r) for r in profile['learning_rates']]!r}",
+    }
+
+
+def apply_profile(nb, profile: Mapping[str, Any]):
+    """The notebook resized to a profile (tests use `tiny`); the grading profile changes nothing."""
+    for old, new in profile_lines(profile).items():
+        if old != new:
+            nb = replace_in_cells(nb, old, new)
+    return nb
+
+
+def student(release, source, *, name: str, cid: int | None, fixed: Iterable[str] = (),
+            solved: Iterable[str] = (), profile: Mapping[str, Any] | None = None):
+    """A student who fixed the seeded bugs `fixed` and solved the tasks `solved`, nothing else."""
+    from gradekit import fabricate
+
+    nb = copy.deepcopy(release)
+    for part in fixed:
+        nb = fabricate.fix_bug(nb, source, part)
+    for part in solved:
+        nb = fabricate.solve(nb, source, part)
+    if cid is not None:
+        nb = fabricate.set_details(nb, name, cid)
+    if profile is not None:
+        nb = apply_profile(nb, profile)
+    return nb
+
+
+def full_marks(release, source, *, name: str, cid: int, profile=None):
+    return student(release, source, name=name, cid=cid, fixed=BUG_PARTS, solved=TASK_PARTS, profile=profile)
+
+
+# ---- the mistakes students really make ---------------------------------------------------------
+
+def sweep_without_reinit(nb):
+    """Seeds once and trains ONE model across all rates: every rate after the first continues from
+    the previous rate's weights."""
+    nb = replace_in_cells(nb, "for rate in learning_rates:\n    torch.manual_seed(CID)\n    model = PixelPredictionModel()\n",
+                          "torch.manual_seed(CID)\nmodel = PixelPredictionModel()\nfor rate in learning_rates:\n")
+    return nb
+
+
+def sweep_printed_only(nb):
+    """Prints each result but never builds the dictionary lr_results."""
+    nb = replace_in_cells(nb, "lr_results = {}\n", "results_list = []\n")
+    nb = replace_in_cells(nb, "    lr_results[rate] = total_loss / len(images_with_missing_pixels)\n"
+                              "    print(f\"lr = {rate}: final-epoch loss {lr_results[rate]:.6f}\")\n",
+                          "    print(f\"lr = {rate}: final-epoch loss {total_loss / len(images_with_missing_pixels):.6f}\")\n")
+    return nb
+
+
+def sigmoid_not_vectorised(nb):
+    """math.exp: right for one number, a TypeError for a numpy array, an OverflowError at -10000."""
+    return replace_in_cells(nb, "    return 1 / (1 + np.exp(-x))\n", "    import math\n    return 1 / (1 + math.exp(-x))\n")
+
+
+def cnn_wrong_sizes(nb):
+    """A hidden layer of 64 instead of 128 units."""
+    nb = replace_in_cells(nb, "nn.Linear(64 * 7 * 7, 128)", "nn.Linear(64 * 7 * 7, 64)")
+    return replace_in_cells(nb, "nn.Linear(128, 10)", "nn.Linear(64, 10)")
+
+
+def infinite_loop_early(nb):
+    """A stray `while True: pass` in the perceptron cell: the cell times out, later parts still count."""
+    return replace_in_cells(nb, "# Function to calculate the output of the perceptron with bias\n",
+                            "# Function to calculate the output of the perceptron with bias\nwhile True:\n    pass\n")
