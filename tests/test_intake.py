@@ -289,7 +289,8 @@ def test_literal_cids(line, cid):
 
 
 @pytest.mark.parametrize("line, cid, words", [
-    ("CID = 1000000 + 234567", None, "computed"),
+    ("CID = 1000000 + 234567", None, "computed (`CID = 1000000 + 234567`)"),
+    ("CID += 1", None, "computed (`CID += 1`)"),
     ("CID = input('cid?')", None, "computed"),
     ("CID = 'abc'", None, "not a number"),
     ("CID = -1234567", None, "positive"),

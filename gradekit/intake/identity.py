@@ -40,6 +40,7 @@ class _Assign:
     kind: str                 # "literal" | "noop" (CID = int(CID)) | "computed" | "bad_int" (CID = 0123)
     value: Any = None         # int | str | float for "literal"; the int for "bad_int"
     text: str = ""            # the right-hand side as written
+    stmt: str = ""            # the statement as written (first line, shortened)
 
 
 # ----------------------------------------------------------------------------- parsing one cell
@@ -78,15 +79,21 @@ def _classify(expr: ast.expr, var: str, text: str) -> tuple[str, Any]:
     return "computed", None
 
 
-def _assignments_ast(tree: ast.Module, src: str) -> list[tuple[str, ast.expr, str]]:
-    out: list[tuple[str, ast.expr, str]] = []
+def _shorten(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= 60 else line[:57] + "..."
+
+
+def _assignments_ast(tree: ast.Module, src: str) -> list[tuple[str, ast.expr, str, str]]:
+    out: list[tuple[str, ast.expr, str, str]] = []
+    stmt_text = ""
 
     def add(target: ast.expr, value: ast.expr | None) -> None:
         if isinstance(target, ast.Name) and target.id in (CID_VAR, NAME_VAR):
             if value is None:
-                out.append((target.id, ast.Name(id="?"), ""))
+                out.append((target.id, ast.Name(id="?"), "", stmt_text))
             else:
-                out.append((target.id, value, ast.get_source_segment(src, value) or ""))
+                out.append((target.id, value, ast.get_source_segment(src, value) or "", stmt_text))
         elif isinstance(target, (ast.Tuple, ast.List)):
             values = value.elts if isinstance(value, (ast.Tuple, ast.List)) else None
             if values is not None and len(values) == len(target.elts):
@@ -97,6 +104,7 @@ def _assignments_ast(tree: ast.Module, src: str) -> list[tuple[str, ast.expr, st
                     add(t, None)
 
     for stmt in tree.body:
+        stmt_text = _shorten(ast.get_source_segment(src, stmt) or "")
         if isinstance(stmt, ast.Assign):
             for target in stmt.targets:
                 add(target, stmt.value)
@@ -121,14 +129,15 @@ def _assignments_regex(src: str, cell: int, cell_type: str) -> list[_Assign]:
             except (SyntaxError, ValueError):
                 continue
             kind, value = _classify(expr, var, candidate)
-            found.append(_Assign(var, cell, cell_type, kind, value, candidate))
+            found.append(_Assign(var, cell, cell_type, kind, value, candidate, _shorten(m.group(0))))
             break
         else:
             bare = rhs.split("#", 1)[0].strip()
             if var == CID_VAR and len(bare) <= 30 and _LEADING_ZERO_INT.fullmatch(bare):
-                found.append(_Assign(var, cell, cell_type, "bad_int", int(bare.replace("_", "")), bare))
+                found.append(_Assign(var, cell, cell_type, "bad_int", int(bare.replace("_", "")), bare,
+                                     _shorten(m.group(0))))
             else:
-                found.append(_Assign(var, cell, cell_type, "computed", None, bare))
+                found.append(_Assign(var, cell, cell_type, "computed", None, bare, _shorten(m.group(0))))
     return found
 
 
@@ -154,9 +163,9 @@ def _cell_assignments(src: str, cell: int, cell_type: str) -> tuple[list[_Assign
     if isinstance(tree, SyntaxError):
         return _assignments_regex(src, cell, cell_type), tree
     found = []
-    for var, expr, text in _assignments_ast(tree, src):
+    for var, expr, text, stmt in _assignments_ast(tree, src):
         kind, value = _classify(expr, var, text)
-        found.append(_Assign(var, cell, cell_type, kind, value, text))
+        found.append(_Assign(var, cell, cell_type, kind, value, text, stmt))
     return found, None
 
 
@@ -169,7 +178,7 @@ def _cid_value(a: _Assign) -> tuple[int | None, str | None, tuple[str, ...]]:
         return v, (f"`CID = {a.text}` is not valid Python (a number cannot start with 0): "
                    f"write CID = {v}."), ("cid_cell_syntax_error",)
     if a.kind != "literal":
-        return None, (f"CID is computed (`CID = {a.text}`) rather than written as a number: "
+        return None, (f"CID is computed (`{a.stmt}`) rather than written as a number: "
                       f"write your College ID as a plain number, e.g. {_EXAMPLE}."), ()
     if isinstance(v, str):
         s = v.strip()

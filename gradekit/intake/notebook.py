@@ -173,7 +173,7 @@ def _is_python(metadata: Any) -> bool:
     ks = metadata.get("kernelspec") if isinstance(metadata.get("kernelspec"), dict) else {}
     li = metadata.get("language_info") if isinstance(metadata.get("language_info"), dict) else {}
     lang = ks.get("language") or li.get("name") or ""
-    return not isinstance(lang, str) or not lang or lang.strip().lower() == "python"
+    return not isinstance(lang, str) or not lang.strip() or "python" in lang.lower()
 
 
 def _is_colab(nb: NotebookNode) -> bool:
