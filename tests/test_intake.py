@@ -18,7 +18,7 @@ from gradekit.intake import (FLAG_TEXT, Roster, RosterEntry, match_roster, parse
 from gradekit.model import Identity, Submission
 
 PLACEHOLDER = 123446
-MB = 1_000_000
+MB = 1024 * 1024
 
 DETAILS = '''import numpy as np
 # Insert your values

@@ -38,7 +38,7 @@ class NotebookProblem(ValueError):
 
 
 def _mb(n: int) -> str:
-    return f"{n / 1_000_000:.1f} MB"
+    return f"{n / 2**20:.1f} MB"      # callers pass max_notebook_mb * 1024 * 1024
 
 
 # ----------------------------------------------------------------------------- I/O edge
