@@ -114,6 +114,13 @@ def test_nbformat3_is_upgraded(tmp_path):
     assert sub.identity.cid == 1234567
 
 
+def test_missing_minor_version_and_metadata(tmp_path):
+    d = as_dict(notebook(details()))
+    del d["nbformat_minor"], d["metadata"]
+    sub = read(write(tmp_path, json.dumps(d)))
+    assert sub.problem is None and sub.flags == ("cell_ids_added",) and sub.identity.cid == 1234567
+
+
 def test_nbformat_4_4_gets_cell_ids(tmp_path):
     d = as_dict(notebook(details(), "y = 2"))
     d["nbformat_minor"] = 4
@@ -253,6 +260,7 @@ def test_json_that_is_not_a_notebook(tmp_path, data, expected):
 
 def test_unsupported_major_version(tmp_path):
     assert "version 5 is not supported" in problem_of(tmp_path, json.dumps({"nbformat": 5, "cells": []}))
+    assert "version 2 is not supported" in problem_of(tmp_path, json.dumps({"nbformat": 2, "worksheets": []}))
 
 
 def test_missing_file_and_folder(tmp_path):

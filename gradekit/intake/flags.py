@@ -7,8 +7,6 @@ from __future__ import annotations
 FLAG_TEXT: dict[str, str] = {
     # reading the file (notebook.py)
     "utf8_bom": "the file starts with a UTF-8 byte-order mark (removed)",
-    "upgraded_from_v1": "nbformat 1 notebook, upgraded to nbformat 4",
-    "upgraded_from_v2": "nbformat 2 notebook, upgraded to nbformat 4",
     "upgraded_from_v3": "nbformat 3 notebook, upgraded to nbformat 4",
     "cell_ids_added": "nbformat 4.0-4.4 notebook: cells had no ids, fresh ids were given (now 4.5)",
     "cell_ids_missing": "some cells had no (or an invalid) id: fresh ids were given",

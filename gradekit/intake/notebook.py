@@ -200,10 +200,12 @@ def normalise(data: Any) -> tuple[NotebookNode, tuple[str, ...]]:
         raise _not_a_notebook('it has no "nbformat" field')
     if type(major) is not int or type(minor) is not int:
         raise _not_a_notebook('its "nbformat" version is not a number')
-    if major not in nbformat.versions or major > 4:
+    if major not in (3, 4):   # nbformat's v1/v2 upgraders crash on bad input; nobody has such files
         raise NotebookProblem(f"The notebook format version {major} is not supported (expected 4).")
     if major == 4:
         _check_cells(data.get("cells"))
+    if not isinstance(data.get("metadata"), dict):
+        data["metadata"] = {}
     flags: list[str] = []
     try:
         nb = nbformat.versions[major].to_notebook_json(data, minor=minor)
@@ -214,18 +216,16 @@ def normalise(data: Any) -> tuple[NotebookNode, tuple[str, ...]]:
             flags.append(f"upgraded_from_v{major}")
     except NotebookProblem:
         raise
-    except (ValidationError, ValueError, TypeError, KeyError, AttributeError, IndexError) as e:
-        raise _not_a_notebook(f"it could not be read or upgraded: {str(e)[:200]}") from None
+    except (ValidationError, ValueError, TypeError, KeyError, AttributeError, IndexError, NameError) as e:
+        raise _not_a_notebook(f"its structure is damaged: {type(e).__name__}: {str(e)[:200]}") from None
 
     cells = _check_cells(nb.get("cells"))
-    if not isinstance(nb.get("metadata"), dict):
-        nb["metadata"] = NotebookNode()
 
-    renew = major < 4 or nb.nbformat_minor < 5
-    if major == 4 and nb.nbformat_minor < 5:
+    renew = major < 4 or nb.get("nbformat_minor", 0) < 5
+    if major == 4 and renew:
         flags.append("cell_ids_added")
     if renew:
-        nb.nbformat_minor = 5
+        nb["nbformat_minor"] = 5
     flags += repair_cell_ids(cells, renew_all=renew)
 
     if not _is_python(nb.metadata):
@@ -270,6 +270,9 @@ def read_submission(path: Path, *, key: str, source_name: str, cid_placeholder: 
         nb, nb_flags = normalise(parse_json(text))
     except NotebookProblem as e:
         return Submission(key=key, source_name=source_name, sha256=sha, notebook_json=None, problem=str(e))
+    except Exception as e:  # noqa: BLE001 - input nbformat chokes on in a way not foreseen: still data
+        return Submission(key=key, source_name=source_name, sha256=sha, notebook_json=None,
+                          problem=f"The file could not be read as a notebook ({type(e).__name__}: {str(e)[:200]}).")
     identity, id_flags = scan_identity(nb, cid_placeholder)
     return Submission(key=key, source_name=source_name, sha256=sha, notebook_json=nbformat.writes(nb),
                       identity=identity, flags=flags + nb_flags + id_flags)
