@@ -40,6 +40,11 @@ import sys
 import time
 from typing import Any
 
+# nbformat imports jsonschema, whose optional IRI format check (rfc3987_syntax, pulled in by
+# jupyter_events) compiles dozens of lark grammars at import: 1.3 s per run, for a check nbformat's
+# schema never uses.  Marking it absent makes jsonschema skip it.
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
 PROBE_MIME = "application/x-gradekit-probe"   # keep in sync with gradekit.probes.PROBE_MIME
 TIMEOUT_ENAME = "GradekitCellTimeout"          # the execute_reply nbclient fakes after an interrupt
 ERROR_CHARS = 300
@@ -294,7 +299,8 @@ class Runner:
             alive = await self.responsive(min(self.grace, 2.0))
             return Outcome("timeout", f"timed out after {timeout:.0f} s", seconds, wedged=not alive)
         if status == "error":
-            err = f"{content.get('ename', 'Error')}: {content.get('evalue', '')}"
+            ename, evalue = str(content.get("ename") or "Error"), str(content.get("evalue") or "")
+            err = f"{ename}: {evalue}" if evalue else ename
             return Outcome("error", _short(err), seconds, answer=c.gk_answer if probe else None)
         return Outcome("error", _short(f"execution {status or 'failed'}"), seconds)
 
@@ -318,7 +324,7 @@ class Runner:
             if problem:
                 self.emit("kernel", status="failed", error=problem, reason=reason, seconds=round(_now() - t, 3))
                 return False
-            replayed, again, complete = 0, False, True
+            replayed, again, complete, dropped = 0, False, True, []
             for idx in list(self.good):
                 left = limit - _now()
                 if left <= 0:
@@ -329,11 +335,12 @@ class Runner:
                     replayed += 1
                     continue
                 self.good.remove(idx)
+                dropped.append(idx)
                 if out.needs_restart:
                     reason = f"cell {idx} failed again during the replay ({out.status})"
                     again = True
                     break
-            self.emit("kernel", status="restarted", reason=reason, replayed=replayed,
+            self.emit("kernel", status="restarted", reason=reason, replayed=replayed, dropped=dropped,
                       replay_complete=complete and not again, restarts=self.restarts, seconds=round(_now() - t, 3))
             if not again:
                 return True

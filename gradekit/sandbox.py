@@ -483,13 +483,16 @@ def _report(run: _Run, probes: list[ProbeSpec], limits: Limits, wall: float, sec
             results[p.name] = ProbeResult(p.name, "not_run", dict(p.params), error=why)
 
     ordered = tuple(cells[i] for i in sorted(cells))
-    parts = ([head] if head else []) + _cell_story(ordered, restarts, kernel_failed, limits)
+    dropped = [i for e in kernel_events if isinstance(e.get("dropped"), list)
+               for i in e["dropped"] if type(i) is int and 0 <= i < 100_000][:50]
+    parts = ([head] if head else []) + _cell_story(ordered, restarts, dropped, kernel_failed, limits)
     parts += [f"probe {r.name} {'timed out' if r.status == 'timeout' else 'was not run'}"
               for r in results.values() if r.status in ("timeout", "not_run") and status is Status.GRADED]
     if run.events_truncated:
         parts.append("some runner events were dropped (too much data)")
     if not parts:
-        parts = [f"ran {sum(1 for c in ordered if c.status == 'ok')} code cells in {seconds:.1f} s"]
+        n = sum(1 for c in ordered if c.status == "ok")
+        parts = [f"ran {n} code cell{'' if n == 1 else 's'} in {seconds:.1f} s"]
     message = "; ".join(parts[:5]) + (f"; (+{len(parts) - 5} more)" if len(parts) > 5 else "")
     return ExecutionReport(status=status, message=message, cells=ordered, probes=results,
                            seconds=round(seconds, 3), log_tail=_log_tail(run.log, 20))
@@ -506,23 +509,30 @@ def _probe_result(spec: ProbeSpec, ev: dict) -> ProbeResult:
     return ProbeResult(spec.name, st, dict(spec.params), error=_text(ev.get("error")) or st, seconds=secs)
 
 
-def _cell_story(cells: tuple[CellRun, ...], restarts: int, kernel_failed: dict | None,
+def _cell_story(cells: tuple[CellRun, ...], restarts: int, dropped_cells: list[int], kernel_failed: dict | None,
                 limits: Limits) -> list[str]:
     """What a TA needs to know about the cells, shortest first.  Cells count from 1, top to bottom,
     markdown included (CellRun.index is the 0-based position)."""
     parts: list[str] = []
-    for c in cells:
-        if c.status == "timeout":
-            how = "was stopped at the notebook's time limit" if c.error and "time limit" in c.error \
-                else f"timed out after {limits.cell_timeout_s:g} s and was skipped"
-            parts.append(f"cell {c.index + 1} {how}")
-        elif c.status == "dead":
-            parts.append(f"cell {c.index + 1} killed the kernel")
+    stopped = [c for c in cells if c.status == "timeout" and c.error and "time limit" in c.error]
+    timeouts = [c for c in cells if c.status == "timeout" and c not in stopped]
+    if timeouts:
+        parts.append(f"{_cells(timeouts)} timed out after {limits.cell_timeout_s:g} s and "
+                     f"{'was' if len(timeouts) == 1 else 'were'} skipped")
+    dead = [c for c in cells if c.status == "dead"]
+    if dead:
+        parts.append(f"{_cells(dead)} killed the kernel")
     if restarts:
         parts.append("kernel restarted" + (f" {restarts} times" if restarts > 1 else "") +
                      " and the successful cells replayed")
+    dropped = sorted({i + 1 for i in dropped_cells})
+    if dropped:
+        parts.append(f"{_numbers('cell', dropped)} failed when replayed and "
+                     f"{'was' if len(dropped) == 1 else 'were'} left out")
     if kernel_failed is not None:
         parts.append(f"kernel restart failed ({_text(kernel_failed.get('error'), 120)})")
+    if stopped:
+        parts.append(f"{_cells(stopped)} was stopped at the notebook's time limit")
     errors = [c for c in cells if c.status == "error"]
     if errors:
         first = errors[0]
@@ -533,6 +543,19 @@ def _cell_story(cells: tuple[CellRun, ...], restarts: int, kernel_failed: dict |
         span = f"cell {skipped[0]}" if len(skipped) == 1 else f"cells {skipped[0]}-{skipped[-1]}"
         parts.append(f"{span} not run")
     return parts
+
+
+def _cells(cells: list[CellRun]) -> str:
+    return _numbers("cell", [c.index + 1 for c in cells])
+
+
+def _numbers(word: str, ns: list[int]) -> str:
+    """'cell 3', 'cells 3 and 5', 'cells 3, 5, 6, 8, ... (9 in all)'."""
+    if len(ns) == 1:
+        return f"{word} {ns[0]}"
+    if len(ns) > 5:
+        return f"{word}s {', '.join(map(str, ns[:4]))}, ... ({len(ns)} in all)"
+    return f"{word}s {', '.join(map(str, ns[:-1]))} and {ns[-1]}"
 
 
 def _log_tail(log: bytes, lines: int) -> str:
