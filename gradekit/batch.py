@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import signal
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from .config import Config
@@ -23,18 +22,12 @@ def _progress(total: int, enabled: bool):
 def collect_submissions(cfg: Config, inputs: list[Path], workdir: Path, roster: Path | None):
     """Intake: expand folders/zips, read each notebook, join the roster.
     Returns (submissions, skipped [(name, reason)], missing roster entries as results)."""
-    from .intake import expand_inputs, match_roster, read_roster, read_submission
+    from .intake import expand_inputs, match_roster, read_item, read_roster
 
     intake = expand_inputs(inputs, workdir)
     max_bytes = int(cfg.limits.max_notebook_mb * 1024 * 1024)
-    subs: list[Submission] = []
-    for item in intake.items:
-        sub = read_submission(item.path, key=item.key, source_name=item.source_name,
-                              cid_placeholder=cfg.cid_placeholder, max_bytes=max_bytes)
-        if item.other_attempts:
-            sub = replace(sub, other_attempts=tuple(item.other_attempts),
-                          flags=sub.flags + ("earlier_attempts_ignored",))
-        subs.append(sub)
+    subs: list[Submission] = [read_item(item, cid_placeholder=cfg.cid_placeholder, max_bytes=max_bytes)
+                              for item in intake.items]
     missing_results: list[SubmissionResult] = []
     if roster is not None:
         subs, missing = match_roster(subs, read_roster(roster))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -195,30 +195,57 @@ def sweep_matches(student: Mapping[float, float], expected: Mapping[float, float
     return out
 
 
-def expected_sweep(reference, profile: Mapping[str, Any], cid: int) -> dict[float, float]:
+def reference_tasks(profile: Mapping[str, Any], cid: int) -> list[tuple[Callable, dict[str, Any]]]:
+    """The per-CID reference work as [(fn, kwargs)]: what the checks will ask `reference` for a
+    student with this CID.  The Dask engine computes it once per CID for the whole cohort and
+    primes each grading worker's ReferenceCache with the results (gradekit/distributed.py)."""
     from reference.microscopy import lr_sweep
 
-    return reference(lr_sweep, cid=int(cid), learning_rates=[float(r) for r in profile["learning_rates"]],
-                     num_images=int(profile["num_images"]), num_epochs=int(profile["num_epochs"]),
-                     data_seed=int(profile["data_seed"]))
+    return [(lr_sweep, {"cid": int(cid), "learning_rates": [float(r) for r in profile["learning_rates"]],
+                        "num_images": int(profile["num_images"]), "num_epochs": int(profile["num_epochs"]),
+                        "data_seed": int(profile["data_seed"])})]
+
+
+def expected_sweep(reference, profile: Mapping[str, Any], cid: int) -> dict[float, float]:
+    ((fn, kwargs),) = reference_tasks(profile, cid)
+    return reference(fn, **kwargs)
+
+
+def _reconstruction(value: Mapping[str, Any], profile: Mapping[str, Any]) -> dict:
+    """The problem cell's test image, the student's reconstruction, and the ground truth.  The
+    student's own `ground_truth` variable is usually overwritten by their training loop, so the
+    ground truth comes from the reference when the student's input image is the chapter's."""
+    import numpy as np
+
+    from gradekit.probes import as_array
+    from reference.microscopy import chapter_test_sample
+
+    try:
+        inp = as_array(value["sample_image"])
+        out = as_array(value["reconstructed_image"])
+    except (KeyError, TypeError, ValueError):
+        return {}
+    if inp.shape != (50, 50) or out.size != 2500:
+        return {}
+    ref_input, ref_truth = chapter_test_sample(int(profile["num_images"]), int(profile["data_seed"]))
+    if np.array_equal(inp, ref_input):
+        truth = np.asarray(ref_truth, dtype=float)
+    else:
+        try:
+            truth = as_array(value["ground_truth"]).reshape(50, 50)
+        except (KeyError, TypeError, ValueError):
+            return {}
+    return {"reconstruction": {"input": inp.tolist(), "output": out.reshape(50, 50).tolist(),
+                               "ground_truth": truth.tolist()}}
 
 
 def feedback_extras(probes: Mapping[str, Any], profile: Mapping[str, Any], cid: int | None, reference) -> dict:
     """Plot data for the student's feedback page: their own values, and per rate only whether it
     matched — never the reference values themselves."""
-    from gradekit.probes import as_array
-
     extras: dict[str, Any] = {}
     rec = probes.get("reconstruction")
     if rec is not None and rec.status == "ok" and isinstance(rec.value, dict):
-        try:
-            arrays = {k: as_array(rec.value[k]) for k in ("sample_image", "reconstructed_image", "ground_truth")}
-            if all(a.shape == (50, 50) for a in arrays.values()):
-                extras["reconstruction"] = {"input": arrays["sample_image"].tolist(),
-                                            "output": arrays["reconstructed_image"].tolist(),
-                                            "ground_truth": arrays["ground_truth"].tolist()}
-        except (KeyError, TypeError, ValueError):
-            pass
+        extras.update(_reconstruction(rec.value, profile))
     sweep = probes.get("sweep")
     if sweep is not None and sweep.status == "ok":
         try:

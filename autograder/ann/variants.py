@@ -84,8 +84,8 @@ def sweep_printed_only(nb):
     """Prints each result but never builds the dictionary lr_results."""
     nb = replace_in_cells(nb, "lr_results = {}\n", "results_list = []\n")
     nb = replace_in_cells(nb, "    lr_results[rate] = total_loss / len(images_with_missing_pixels)\n"
-                              "    print(f\"lr = {rate}: final-epoch loss {lr_results[rate]:.6f}\")\n",
-                          "    print(f\"lr = {rate}: final-epoch loss {total_loss / len(images_with_missing_pixels):.6f}\")\n")
+                              "    print(f\"lr = {rate}: final-epoch loss {lr_results[rate]:.6f}\")",
+                          "    print(f\"lr = {rate}: final-epoch loss {total_loss / len(images_with_missing_pixels):.6f}\")")
     return nb
 
 

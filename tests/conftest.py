@@ -1,0 +1,67 @@
+"""Shared fixtures: the course configuration at the `tiny` profile, and notebooks built from the release."""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import nbformat
+import pytest
+
+os.environ.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def tiny_cfg(tmp_path_factory):
+    """The repository's configuration at the tiny profile, with small limits and a private cache."""
+    from gradekit.config import load_config
+
+    cfg = load_config(ROOT / "gradekit.toml")
+    return cfg.with_(profile="tiny", cache=tmp_path_factory.mktemp("cache"),
+                     limits=replace(cfg.limits, cell_timeout_s=30, notebook_timeout_s=240))
+
+
+@pytest.fixture(scope="session")
+def course(tiny_cfg):
+    from gradekit.grading import Course
+
+    return Course(tiny_cfg)
+
+
+@pytest.fixture(scope="session")
+def variants(course):
+    return course.content_module("variants")
+
+
+@pytest.fixture(scope="session")
+def release_nb(tiny_cfg):
+    return nbformat.read(tiny_cfg.release, as_version=4)
+
+
+@pytest.fixture(scope="session")
+def source_nb(tiny_cfg):
+    return nbformat.read(tiny_cfg.source, as_version=4)
+
+
+@pytest.fixture(scope="session")
+def make_student(release_nb, source_nb, variants, course):
+    """Factory: a student notebook at the tiny profile, built from the release."""
+    def make(*, cid=1234567, name="Test Student", fixed=(), solved=(), full=False):
+        if full:
+            fixed, solved = variants.BUG_PARTS, variants.TASK_PARTS
+        return variants.student(release_nb, source_nb, name=name, cid=cid, fixed=fixed, solved=solved,
+                                profile=course.profile)
+    return make
+
+
+def submission_of(key: str, nb, cid_placeholder: int = 123446):
+    """A Submission as intake would make it, from an in-memory notebook."""
+    from gradekit.intake import read_identity
+    from gradekit.model import Submission
+
+    text = nbformat.writes(nb)
+    return Submission(key=key, source_name=f"{key}.ipynb", sha256=hashlib.sha256(text.encode()).hexdigest(),
+                      notebook_json=text, identity=read_identity(nb, cid_placeholder))
