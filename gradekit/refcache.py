@@ -3,7 +3,9 @@
 Key = the function's qualified name + its keyword arguments + a hash of the reference code, so a
 change to `reference/` invalidates every entry.  Values are JSON (plain data only: the cache is
 read back by the trusted process, so it must never hold pickles).  Concurrent workers computing the
-same key serialise on a per-key file lock: the second one reads what the first wrote.
+same key serialise on a per-key file lock: the second one reads what the first wrote.  `prime` stores
+a value computed elsewhere (the Dask engine computes each CID's reference once, on some worker, and
+hands it to the workers that grade that CID's submissions: they share no disk).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -79,8 +82,26 @@ class ReferenceCache:
             value = fn(**kwargs)
             self.seconds_computing += time.perf_counter() - t0
             self.misses += 1
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"fn": f"{fn.__module__}.{fn.__qualname__}", "kwargs": _encode(kwargs),
-                                       "value": _encode(value)}))
-            os.replace(tmp, path)  # atomic: readers never see half a file
+            self._write(path, fn, kwargs, value)
             return value
+
+    def prime(self, fn: Callable, kwargs: dict, value: Any) -> bool:
+        """Record `value` as the result of fn(**kwargs) without computing it: a later call returns it.
+
+        For results computed by another process that shares no disk with this one (a Dask worker on
+        another machine computed the CID's reference once for the cohort).  The caller vouches that
+        `value` is what fn(**kwargs) returns under this cache's reference code; it must be plain data.
+        An entry that already exists is kept.  Returns True when the value was written.
+        """
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{self.key(fn, kwargs)}.json"
+        if path.exists():
+            return False
+        self._write(path, fn, kwargs, value)
+        return True
+
+    def _write(self, path: Path, fn: Callable, kwargs: dict, value: Any) -> None:
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps({"fn": f"{fn.__module__}.{fn.__qualname__}", "kwargs": _encode(kwargs),
+                                   "value": _encode(value)}))
+        os.replace(tmp, path)  # atomic: readers never see half a file

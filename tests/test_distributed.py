@@ -1,0 +1,185 @@
+"""The Dask engine (gradekit/distributed.py) against the local pool, on a real cluster.
+
+A LocalCluster on loopback (two worker processes, one thread each) grades a small tiny-profile
+cohort while the test SIGKILLs a worker in the middle of a sandboxed run; the gradebook must equal
+the local pool's on the same submissions, one row per student.  The priming of a worker's
+reference cache is tested on its own, without a cluster.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from conftest import submission_of
+from gradekit.model import Status
+
+PAIR_CID = 2000001
+
+
+def test_prime_reference_seeds_the_cache_without_computing(course, tmp_path):
+    """A value computed on another machine is what the checks get; nothing is computed here."""
+    from gradekit.distributed import prime_reference
+    from gradekit.grading import Course
+
+    fresh = Course(course.cfg.with_(cache=tmp_path / "cache"))
+    cid = 3000001
+    ((fn, kwargs),) = fresh.module.reference_tasks(fresh.profile, cid)
+    value = {r: float(i) + 0.5 for i, r in enumerate(kwargs["learning_rates"])}
+    value[kwargs["learning_rates"][-1]] = float("nan")   # diverged: must survive the JSON round trip
+    assert prime_reference(fresh, cid, [value]) == 1
+    assert prime_reference(fresh, cid, [{}]) == 0          # an existing entry is kept
+    got = fresh.module.expected_sweep(fresh.reference, fresh.profile, cid)
+    assert fresh.reference.misses == 0 and fresh.reference.seconds_computing == 0
+    assert list(got) == list(value)
+    assert all(g == v or (g != g and v != v) for g, v in zip(got.values(), value.values()))
+    assert prime_reference(fresh, cid, [value, value]) == 0  # wrong shape: ignored, checks compute
+
+
+def _cohort(make_student, variants):
+    full = make_student(full=True, cid=PAIR_CID, name="Ada A")
+    return {
+        "ada": full,                                                                   # full marks
+        "ben": variants.sweep_without_reinit(make_student(full=True, cid=2000002, name="Ben B")),
+        "cai": variants.sigmoid_not_vectorised(make_student(full=True, cid=PAIR_CID, name="Cai C")),  # same CID
+        "dee": make_student(cid=2000003, name="Dee D", fixed=["perceptron"]),
+    }
+
+
+def _descendants(pid: int) -> list:
+    import psutil
+
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+class _Killer(threading.Thread):
+    """SIGKILLs the first worker process seen running a sandbox for more than `after` seconds."""
+
+    def __init__(self, worker_pids: dict[str, int], after: float = 2.0, give_up: float = 120.0):
+        super().__init__(daemon=True)
+        self.worker_pids, self.after, self.give_up = worker_pids, after, give_up
+        self.stop = threading.Event()
+        self.killed: str | None = None
+        self.orphans: list = []          # the killed worker's descendants at the moment of the kill
+
+    def run(self) -> None:
+        import psutil
+
+        t_end = time.monotonic() + self.give_up
+        while not self.stop.is_set() and time.monotonic() < t_end:
+            for addr, pid in self.worker_pids.items():
+                procs = _descendants(pid)
+                try:
+                    sandboxes = [p for p in procs if p.name() == "bwrap"]
+                    busy = any(time.time() - p.create_time() > self.after for p in sandboxes)
+                except psutil.NoSuchProcess:
+                    continue
+                if busy:
+                    self.orphans = _descendants(pid)
+                    os.kill(pid, signal.SIGKILL)
+                    self.killed = addr
+                    return
+            self.stop.wait(0.2)
+
+
+def _table(results, parts):
+    from gradekit.gradebook import to_dataframe
+
+    df = to_dataframe(results, parts=parts)
+    return df.drop(columns=["message"]).set_index("student")
+
+
+@pytest.mark.slow
+@pytest.mark.sandbox
+def test_dask_cluster_grades_like_the_local_pool_despite_a_killed_worker(tiny_cfg, course, make_student,
+                                                                         variants, tmp_path):
+    from distributed import Client, LocalCluster
+
+    from gradekit.distributed import run_dask
+    from gradekit.executors import run_local
+    from gradekit.sandbox import sandbox_self_test
+
+    reason = sandbox_self_test()
+    if reason is not None:
+        pytest.skip(f"sandbox unavailable: {reason}")
+    subs = [submission_of(k, nb) for k, nb in _cohort(make_student, variants).items()]
+    children_before = {p.pid for p in _descendants(os.getpid())}
+
+    local: dict = {}
+    t0 = time.perf_counter()
+    run_local(subs, tiny_cfg.with_(cache=tmp_path / "local-cache"), workers=2,
+              on_result=lambda r: local.__setitem__(r.key, r))
+    t_local = time.perf_counter() - t0
+
+    calls: list[str] = []
+    remote: dict = {}
+
+    def on_result(r):
+        assert threading.current_thread() is threading.main_thread()   # the client alone writes the store
+        calls.append(r.key)
+        remote[r.key] = r
+
+    t0 = time.perf_counter()
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None, memory_limit=0) as cluster, Client(cluster) as client:
+        killer = _Killer(client.run(os.getpid))
+        killer.start()
+        try:
+            stats = run_dask(subs, tiny_cfg.with_(cache=tmp_path / "dask-cache"), scheduler=client,
+                             on_result=on_result)
+        finally:
+            killer.stop.set()
+            killer.join()
+        assert len(cluster.workers) == 2
+    t_dask = time.perf_counter() - t0
+    print(f"local pool {t_local:.0f} s, dask {t_dask:.0f} s, killed {killer.killed}, {stats}")
+
+    assert killer.killed is not None, "no worker was caught grading: the kill did not happen"
+    assert sorted(calls) == sorted(s.key for s in subs)           # each student exactly once
+    assert stats.reference_tasks == 3 and stats.reported == 4 and stats.worker_deaths == 0
+    # The pair shares one reference task, and no grading task computed a reference itself.
+    assert all(r.timings.get("reference", 0.0) == 0.0 for r in remote.values()), \
+        {k: r.timings for k, r in remote.items()}
+
+    assert local["ada"].status == Status.GRADED and local["ada"].total == local["ada"].max_total
+    assert all(local[k].total < local[k].max_total for k in ("ben", "cai", "dee"))
+    assert _table(list(remote.values()), course.parts).equals(_table(list(local.values()), course.parts))
+    for k in local:
+        assert [(c.name, c.points, c.passed) for c in remote[k].checks] == \
+               [(c.name, c.points, c.passed) for c in local[k].checks], k
+
+    # Nothing left behind: no new children of ours, and the killed worker's sandbox died with it.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        extra = [p for p in _descendants(os.getpid()) if p.pid not in children_before
+                 and "resource_tracker" not in " ".join(_cmdline(p))]
+        alive = [p for p in killer.orphans if _alive(p)]
+        if not extra and not alive:
+            break
+        time.sleep(0.5)
+    assert not extra, [(p.pid, _cmdline(p)) for p in extra]
+    assert not alive, [(p.pid, _cmdline(p)) for p in alive]
+
+
+def _cmdline(p) -> list[str]:
+    import psutil
+
+    try:
+        return p.cmdline()
+    except psutil.Error:
+        return []
+
+
+def _alive(p) -> bool:
+    import psutil
+
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
