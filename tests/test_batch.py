@@ -1,0 +1,60 @@
+"""`gradekit grade` end to end on a fabricated LMS bulk download (tiny profile): one row per student,
+statuses, a roster mismatch, a student without submission, resumability and the outputs."""
+import csv
+import zipfile
+
+import pandas as pd
+import pytest
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def cohort_zip(tmp_path_factory, tiny_cfg, course):
+    import nbformat
+
+    from gradekit.demo import demo_cohort, write_cohort
+
+    cohort = demo_cohort(tiny_cfg, course)
+    folder = tmp_path_factory.mktemp("subs")
+    zpath, rpath = write_cohort(cohort, folder, extra_roster=[{"username": "gnoether", "name": "G N", "cid": 1000007}])
+    # a roster mismatch: the roster says bclark's CID is something else
+    with open(rpath, newline="") as f:
+        rows = list(csv.reader(f))
+    for row in rows:
+        if row[0] == "bclark":
+            row[2] = "9999999"
+    with open(rpath, "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    # a zip-slip entry and a non-notebook file ride along in the same download
+    with zipfile.ZipFile(zpath, "a") as z:
+        z.writestr("../../evil.ipynb", "{}")
+        z.writestr("Exercise 6 ANN_zed_attempt_2026-11-20-10-00-00_notes.pdf", b"%PDF-1.4")
+    return zpath, rpath
+
+
+def test_batch_gradebook_and_resume(tiny_cfg, cohort_zip, tmp_path):
+    from gradekit.batch import grade_batch
+
+    zpath, rpath = cohort_zip
+    out = tmp_path / "out"
+    summary = grade_batch(tiny_cfg, [zpath], out, roster=rpath, workers=2, progress=False)
+    df = pd.read_csv(out / "gradebook.csv").set_index("student")
+    assert sorted(df.index) == ["aturing", "bclark", "cdarwin", "dfranklin", "ehopper", "flovelace", "gnoether"]
+    assert df.loc["aturing", "total"] == df.loc["aturing", "max_total"] == 12
+    assert df.loc["aturing", "status"] == "graded"
+    assert df.loc["bclark", "lr_sweep"] == 1 and "cid_mismatch_roster" in df.loc["bclark", "flags"]
+    assert df.loc["cdarwin", "perceptron"] == 2 and df.loc["cdarwin", "sigmoid"] == 0
+    assert df.loc["dfranklin", "status"] == "no_cid"
+    assert df.loc["ehopper", "status"] == "invalid_notebook" and pd.isna(df.loc["ehopper", "perceptron"])
+    assert df.loc["gnoether", "status"] == "no_submission"
+    assert df.loc["flovelace", "file"] == "ann_final.ipynb" and df.loc["flovelace", "sigmoid"] == 1
+    assert "evil" in summary and not (tmp_path / "evil.ipynb").exists()
+    assert (out / "report.html").stat().st_size > 10_000 and "data:image/png;base64" in (out / "report.html").read_text()
+    feedback = (out / "feedback" / "aturing.html").read_text()
+    assert "data:image/png;base64" in feedback
+    assert (out / "gradebook.parquet").exists()
+
+    again = grade_batch(tiny_cfg, [zpath], out, roster=rpath, workers=2, progress=False)
+    assert again.startswith("graded 0 new or changed submission(s), 6 unchanged")
+    pd.testing.assert_frame_equal(pd.read_csv(out / "gradebook.csv").set_index("student"), df)
