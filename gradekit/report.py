@@ -36,6 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+from PIL import Image
 
 from . import __version__
 from .gradebook import UNGRADED_STATUSES, UPLOAD_STATUSES, is_graded, part_columns, part_order
@@ -59,6 +61,17 @@ STUDENT_STATUS_TEXT = {
     Status.NO_SUBMISSION: "No submission was found for you.",
     Status.ERROR: "The autograder failed on your submission. This is not your fault: the teaching team has "
                   "been told and will look at it.",
+}
+
+#: What each status means, for TAs (class report).
+TA_STATUS_TEXT = {
+    Status.GRADED: "ran and judged",
+    Status.NO_CID: "judged; CID missing or placeholder, CID-dependent parts score 0",
+    Status.TIMEOUT: "hit the wall-clock limit; what could be probed was judged -- check machine load, re-run",
+    Status.KERNEL_DIED: "kernel died (memory limit?); what could be probed was judged",
+    Status.INVALID_NOTEBOOK: "not a readable notebook; not judged (NaN parts)",
+    Status.NO_SUBMISSION: "on the roster, nothing submitted; not judged (NaN parts)",
+    Status.ERROR: "the grader failed (a bug: see the traceback below); not judged",
 }
 
 
@@ -110,7 +123,8 @@ th{background:#f3f3f3}td.num,th.num{text-align:right}
 .status{padding:.6em 1em;border-left:.4em solid #1f5fa8;background:#f4f7fb;margin:1em 0}
 .status.bad{border-color:#b3261e;background:#fbf4f4}
 .meta{color:#555}.score{font-size:1.3em;font-weight:bold}
-img{max-width:100%;height:auto}pre{white-space:pre-wrap;font-size:.85em;background:#f6f6f6;padding:.5em}
+img{max-width:100%;height:auto}.panels{display:flex;flex-wrap:wrap;gap:1em}
+figure{margin:0}figcaption{font-size:.85em;color:#555;text-align:center}pre{white-space:pre-wrap;font-size:.85em;background:#f6f6f6;padding:.5em}
 footer{margin-top:3em;color:#888;font-size:.8em}
 """
 
@@ -150,22 +164,48 @@ def _image_array(value: Any) -> np.ndarray | None:
     return a
 
 
-def reconstruction_png(data: Any) -> bytes | None:
-    """Input / the student's reconstruction / ground truth, greyscale 0..255; None if malformed."""
+RECONSTRUCTION_PANELS = (("Input (missing pixels)", "input"), ("Your reconstruction", "output"),
+                         ("Ground truth", "ground_truth"))
+NOT_A_NUMBER_RGB = (230, 0, 160)
+
+
+def grey_png(a: np.ndarray, scale: int = 4) -> bytes:
+    """A 2D array as a greyscale PNG, 0 black .. 255 white (clipped, like ``vmin=0, vmax=255``),
+    each pixel drawn ``scale`` x ``scale``; nan/inf pixels in magenta.  Pillow, no figure: ~1 ms."""
+    finite = np.isfinite(a)
+    g = np.clip(np.where(finite, a, 0), 0, 255).round().astype(np.uint8)
+    rgb = np.repeat(g[:, :, None], 3, axis=2)
+    rgb[~finite] = NOT_A_NUMBER_RGB
+    if scale > 1:
+        rgb = rgb.repeat(scale, axis=0).repeat(scale, axis=1)
+    buf = io.BytesIO()
+    Image.fromarray(rgb, "RGB").save(buf, format="png", optimize=False)
+    return buf.getvalue()
+
+
+def reconstruction_pngs(data: Any) -> list[tuple[str, bytes]] | None:
+    """The three panels -- input, the student's reconstruction, ground truth -- as (title, PNG),
+    greyscale 0..255; None when the data is malformed."""
     if not isinstance(data, Mapping):
         return None
-    panels = [("Input (missing pixels)", "input"), ("Your reconstruction", "output"),
-              ("Ground truth", "ground_truth")]
-    arrays = [_image_array(data.get(k)) for _, k in panels]
+    arrays = [_image_array(data.get(k)) for _, k in RECONSTRUCTION_PANELS]
     if any(a is None for a in arrays):
         return None
-    fig = Figure(figsize=(6.6, 2.5), dpi=72, layout="constrained")
-    for ax, (title, _), a in zip(fig.subplots(1, 3), panels, arrays):
-        ax.imshow(a, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-        ax.set_title(title, fontsize=10)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    return _png(fig)
+    scale = max(1, min(4, 200 // max(max(a.shape) for a in arrays)))
+    return [(title, grey_png(a, scale)) for (title, _), a in zip(RECONSTRUCTION_PANELS, arrays)]
+
+
+def _reconstruction_html(data: Any) -> _Raw | None:
+    panels = reconstruction_pngs(data)
+    if panels is None:
+        return None
+    cells = "".join(f"<figure>{_img(png, title)}<figcaption>{esc(title)}</figcaption></figure>"
+                    for title, png in panels)
+    nan_note = ""
+    if any(not np.isfinite(_image_array(data.get(k))).all() for _, k in RECONSTRUCTION_PANELS):
+        nan_note = "<p>Magenta pixels are not numbers (nan or inf).</p>"
+    return _Raw(f'<h3>Your reconstruction compared with the ground truth</h3><div class="panels">{cells}</div>'
+                + nan_note)
 
 
 def _plain_float(x: Any) -> float | None:
@@ -197,11 +237,13 @@ def sweep_png(data: Any) -> bytes | None:
     xs, ys, ok = [xs[i] for i in order], [ys[i] for i in order], [ok[i] for i in order]
     finite = [i for i, y in enumerate(ys) if math.isfinite(y)]
 
-    fig = Figure(figsize=(5.2, 3.0), dpi=72, layout="constrained")
+    fig = Figure(figsize=(5.2, 3.2), dpi=90)
+    fig.subplots_adjust(left=0.15, right=0.97, bottom=0.16, top=0.96)   # fixed: a layout engine triples the time
     ax = fig.add_subplot()
     ax.set_xscale("log")
     if finite and all(ys[i] > 0 for i in finite):
         ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     if finite:
         ax.plot([xs[i] for i in finite], [ys[i] for i in finite], color="#999", lw=1, zorder=1)
     good = [i for i in finite if ok[i]]
@@ -220,19 +262,34 @@ def sweep_png(data: Any) -> bytes | None:
     if not finite:
         ax.set_yticks([])
     ax.set_xlim(min(xs) / 1.6, max(xs) * 1.6)       # the diverged markers do not autoscale
+    # Plain tick labels at the student's own rates, no minor ticks: log axes' default mathtext labels
+    # and minor ticks are most of the rendering time.
+    ax.set_xticks(sorted(set(xs)), [f"{x:g}" for x in sorted(set(xs))], fontsize=8)
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.tick_params(axis="y", labelsize=8)
     ax.set_xlabel("learning rate")
     ax.set_ylabel("your final loss")
-    ax.set_title("Your learning-rate sweep", fontsize=10)
     ax.legend(fontsize=8, loc="best")
     ax.grid(True, which="major", alpha=0.3)
     return _png(fig)
 
 
-PLOTTERS = {"reconstruction": (reconstruction_png, "Your reconstruction compared with the ground truth"),
-            "sweep": (sweep_png, "Your learning-rate sweep")}
+def _sweep_html(data: Any) -> _Raw | None:
+    png = sweep_png(data)
+    if png is None:
+        return None
+    return _Raw(f"<h3>Your learning-rate sweep</h3>{_img(png, 'Your learning-rate sweep')}"
+                "<p>Your final loss for each learning rate; green where it matched the expected value, "
+                "red where it did not.</p>")
 
 
-def _safe_plot(fn, data: Any) -> bytes | None:
+#: extras key -> renderer of its HTML section (None when the data is unusable).
+PLOTTERS = {"reconstruction": _reconstruction_html, "sweep": _sweep_html}
+
+
+def _safe_plot(fn, data: Any) -> _Raw | None:
     try:
         return fn(data)
     except Exception:       # noqa: BLE001 -- untrusted plot data must never break a feedback page
@@ -302,11 +359,11 @@ def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[s
     data = result.extras if plots is None else plots
     figures = []
     if isinstance(data, Mapping):
-        for key, (fn, caption) in PLOTTERS.items():
+        for key, render in PLOTTERS.items():
             if key in data:
-                png = _safe_plot(fn, data[key])
-                if png is not None:
-                    figures.append(f"<figure>{_img(png, caption)}<figcaption>{esc(caption)}</figcaption></figure>")
+                section = _safe_plot(render, data[key])
+                if section is not None:
+                    figures.append(section)
     if figures:
         parts.append("<h2>Your results</h2>" + "".join(figures))
     return _page(f"{assignment}: feedback for {who}", "\n".join(parts))
@@ -342,7 +399,7 @@ def write_all_feedback(results: Sequence[SubmissionResult], out_dir: str | os.Pa
 # -- the class report -----------------------------------------------------------------------------
 
 def _histogram_png(totals: Sequence[float], max_total: float) -> bytes:
-    fig = Figure(figsize=(6.0, 2.8), dpi=72, layout="constrained")
+    fig = Figure(figsize=(6.0, 2.8), dpi=90, layout="constrained")
     ax = fig.add_subplot()
     top = max_total if max_total and math.isfinite(max_total) else max(totals, default=1.0) or 1.0
     if top <= 40 and float(top).is_integer():
@@ -358,7 +415,7 @@ def _histogram_png(totals: Sequence[float], max_total: float) -> bytes:
 
 
 def _pass_rate_png(labels: Sequence[str], rates: Sequence[float]) -> bytes:
-    fig = Figure(figsize=(6.4, 0.9 + 0.28 * len(labels)), dpi=72, layout="constrained")
+    fig = Figure(figsize=(6.4, 0.9 + 0.28 * len(labels)), dpi=90, layout="constrained")
     ax = fig.add_subplot()
     y = np.arange(len(labels))
     ax.barh(y, [100 * r for r in rates], color="#2a7d2e")
@@ -419,7 +476,7 @@ def class_report_html(results: Sequence[SubmissionResult], df: pd.DataFrame, *, 
     body.append("<h2>Status</h2>" + _table(
         ("Status", "Students", "Uploaded to the LMS", "Meaning"),
         [(s.value, counts.get(s.value, 0), "yes" if s in UPLOAD_STATUSES else "no (review)",
-          STUDENT_STATUS_TEXT[s]) for s in Status if counts.get(s.value, 0)]))
+          TA_STATUS_TEXT[s]) for s in Status if counts.get(s.value, 0)]))
 
     # scores
     body.append("<h2>Scores</h2>")
@@ -436,7 +493,7 @@ def class_report_html(results: Sequence[SubmissionResult], df: pd.DataFrame, *, 
             mx = max((sum(c.max_points for c in r.checks if c.part == p) for r in graded), default=math.nan)
             full = float((vals >= mx).mean() * 100) if len(vals) and mx == mx else math.nan
             rows.append((p, _num(mx), _num(float(vals.mean())) if len(vals) else "–",
-                         _num(float(vals.median())) if len(vals) else "–", f"{_num(full)} %"))
+                         _num(float(vals.median())) if len(vals) else "–", "–" if math.isnan(full) else f"{full:.0f} %"))
         body.append(_table(("Part", "Out of", "Mean", "Median", "Full marks"), rows))
     else:
         body.append("<p>No graded submissions.</p>")

@@ -11,7 +11,7 @@ from test_gradebook import HIDDEN_SECRET, PARTS, RECON, SWEEP, cohort, make_resu
 from gradekit.gradebook import to_dataframe
 from gradekit.model import CheckResult, Status
 from gradekit.report import (CLASS_REPORT, FEEDBACK_DIR, common_failures, feedback_filename, feedback_html,
-                             normalise_message, reconstruction_png, sweep_png, write_all_feedback,
+                             normalise_message, reconstruction_pngs, sweep_png, write_all_feedback,
                              write_class_report, write_feedback)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -41,7 +41,7 @@ def test_feedback_page_contents(tmp_path):
 def test_feedback_plots_from_extras(tmp_path):
     page = write_feedback(make_result("correct"), tmp_path, assignment="ANN").read_text()
     pngs = images(page)
-    assert len(pngs) == 2 and all(p.startswith(PNG_MAGIC) for p in pngs)
+    assert len(pngs) == 4 and all(p.startswith(PNG_MAGIC) for p in pngs)      # 3 panels + the sweep
     assert "Your reconstruction compared with the ground truth" in page
     # `plots` replaces the extras: {} means none
     assert images(feedback_html(make_result("correct"), assignment="A", plots={})) == []
@@ -105,7 +105,7 @@ MALFORMED_SWEEP = [None, [], "sweep", {"learning_rates": [0.1, 0.2], "student": 
 
 def test_malformed_extras_mean_no_plot_never_a_crash(tmp_path):
     for bad in MALFORMED_RECON:
-        assert reconstruction_png(bad) is None, bad
+        assert reconstruction_pngs(bad) is None, bad
     for bad in MALFORMED_SWEEP:
         assert sweep_png(bad) is None, bad
     for extras in ([], "x", {"reconstruction": MALFORMED_RECON[4], "sweep": MALFORMED_SWEEP[3]}):
@@ -115,7 +115,9 @@ def test_malformed_extras_mean_no_plot_never_a_crash(tmp_path):
     assert sweep_png({"learning_rates": [0.1, 1.5], "student": [float("inf"), None],
                       "expected_ok": [False, False]}).startswith(PNG_MAGIC)
     assert sweep_png({"learning_rates": [1], "student": [-2.0], "expected_ok": [True]}).startswith(PNG_MAGIC)
-    assert reconstruction_png({**RECON, "output": [[float("nan")] * 50] * 50}).startswith(PNG_MAGIC)
+    panels = reconstruction_pngs({**RECON, "output": [[float("nan")] * 50] * 50})
+    assert [t for t, _ in panels] == ["Input (missing pixels)", "Your reconstruction", "Ground truth"]
+    assert all(png.startswith(PNG_MAGIC) for _, png in panels)
 
 
 def test_feedback_filenames_are_safe_and_distinct():
