@@ -176,6 +176,7 @@ class Runner:
             iopub_timeout=max(1, int(self.grace)),
             shutdown_kernel="immediate",
             record_timing=False,
+            skip_cells_with_tag="\0gradekit: run every code cell",   # grading needs all of them
             on_cell_executed=self._on_cell_executed,
             config=ipc,
         )
@@ -266,6 +267,19 @@ class Runner:
         except Exception:  # noqa: BLE001
             return False
         return False
+
+    async def drain_iopub(self, budget: float) -> None:
+        """Discard output a previous cell left queued (nbclient stops waiting for it after
+        iopub_timeout), so that a probe's answer is not stuck behind 100 MB of old prints."""
+        kc = self.client.kc
+        end = _now() + budget
+        try:
+            while kc is not None and _now() < end:
+                await kc.iopub_channel.get_msg(timeout=0.01)
+        except (queue.Empty, asyncio.TimeoutError):
+            pass
+        except Exception:  # noqa: BLE001
+            pass
 
     # -- one cell ------------------------------------------------------------------------------
     async def execute(self, source: str, timeout: float, probe: bool = False) -> Outcome:
@@ -404,6 +418,7 @@ class Runner:
             if left <= 0:
                 emit("probe", name=name, status="not_run", output=None, error="no time left", seconds=0.0)
                 continue
+            await self.drain_iopub(min(self.grace, left / 2))
             out = await self.execute(p["source"], min(float(p["timeout_s"]), left), probe=True)
             status = {"ok": "ok", "timeout": "timeout"}.get(out.status, "error")
             error = out.error
@@ -441,6 +456,7 @@ def _set_private_env(tmp: str) -> None:
     with open(os.path.join(base, "path/kernels/python3/kernel.json"), "w") as f:
         json.dump(spec, f)
     os.environ.update({
+        "TMPDIR": tmp,                      # connection files: never the host's /tmp when unsandboxed
         "JUPYTER_RUNTIME_DIR": os.path.join(base, "runtime"),
         "JUPYTER_DATA_DIR": os.path.join(base, "data"),
         "JUPYTER_CONFIG_DIR": os.path.join(base, "config"),

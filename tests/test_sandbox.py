@@ -27,7 +27,7 @@ from gradekit.probes import ProbeSpec, as_array
 from gradekit.sandbox import run_notebook, sandbox_self_test
 
 REPO = Path(gradekit.__file__).resolve().parent.parent
-SLOT = 7
+SLOT = 100 + os.getpid() % 3000     # concurrent test runs (other checkouts) get other uids
 UID = sandbox.SLOT_UID_BASE + SLOT
 LIMITS = Limits(cell_timeout_s=3, notebook_timeout_s=40, probe_timeout_s=5, memory_mb=1024,
                 max_processes=48, output_kb_per_cell=64)
@@ -260,15 +260,23 @@ facts = dict(uid=os.getuid(), cwd=os.getcwd(), repo=sorted(os.listdir({str(REPO)
              reference=os.path.exists({str(REPO / 'reference')!r}), root=sorted(os.listdir('/')),
              gradekit=importlib.util.find_spec('gradekit') is not None, job=sorted(os.listdir('/job')),
              caps=[l.split()[1] for l in open('/proc/self/status') if l.startswith('CapEff')][0])
+runner = {{}}   # the runner (our parent, same uid) is not dumpable: its pipes and memory are out of reach
+for what in ('fd', 'mem', 'environ'):
+    try:
+        p = f'/proc/{{os.getppid()}}/{{what}}'
+        runner[what] = len(os.listdir(p)) if what == 'fd' else len(open(p, 'rb').read(1))
+    except OSError as e:
+        runner[what] = type(e).__name__
 """
     try:
-        r = run(notebook(spy), [expr_probe("spy", "[seen, writable, facts]")],
+        r = run(notebook(spy), [expr_probe("spy", "[seen, writable, facts, runner]")],
                 limits=Limits(**{**LIMITS.__dict__, "cell_timeout_s": 10}))
     finally:
         for c in canaries:
             c.unlink()
     assert r.status is Status.GRADED, r.message
-    seen, writable, facts = r.probes["spy"].value
+    seen, writable, facts, runner = r.probes["spy"].value
+    assert runner == {"fd": "PermissionError", "mem": "PermissionError", "environ": "PermissionError"}
     assert set(seen.values()) <= {"FileNotFoundError", "PermissionError"}
     assert writable == {"/job": True, "/tmp": True, "/": False, "/usr": False, "/etc": False, "/root": False,
                         str(REPO): False, str(REPO / ".venv"): False, "/opt/gradekit": False}
@@ -333,7 +341,7 @@ def test_notebook_timeout_with_a_wedged_kernel():
 def test_outside_watchdog_kills_a_runaway_sandbox(monkeypatch):
     # Pretend the runner misbehaves: the outer limit (normally the runner's own deadlines plus a
     # margin) is made shorter than the notebook, so the trusted side must kill the whole sandbox.
-    monkeypatch.setattr(sandbox, "OUTSIDE_MARGIN_S", -37.0)
+    monkeypatch.setattr(sandbox, "OUTSIDE_MARGIN_S", 8.0 - LIMITS.notebook_timeout_s - LIMITS.probe_timeout_s)
     t = time.monotonic()
     r = run(notebook("import os\nfor _ in range(5):\n    os.fork()\nimport time\ntime.sleep(30)"),
             [expr_probe("x", "1")])
@@ -358,6 +366,23 @@ def test_unsandboxed_run_uses_the_same_runner(tmp_path):
     assert statuses(r) == ["ok", "error", "ok"]
     assert r.probes["y"].value == 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_unsandboxed_watchdog_kills_the_kernel_too(monkeypatch, tmp_path):
+    monkeypatch.setattr(sandbox, "OUTSIDE_MARGIN_S", 4.0 - LIMITS.notebook_timeout_s - LIMITS.probe_timeout_s)
+    limits = Limits(**{**LIMITS.__dict__, "cell_timeout_s": 30})
+    r = run(notebook("import time\ntime.sleep(1000)"), [expr_probe("x", "1")], limits=limits,
+            sandboxed=False, workdir=tmp_path)
+    assert r.status is Status.TIMEOUT and "stopped after" in r.message
+    time.sleep(0.5)
+    inside = []
+    for p in os.listdir("/proc"):
+        try:
+            if p.isdigit() and os.readlink(f"/proc/{p}/cwd").startswith(str(tmp_path)):
+                inside.append(p)
+        except OSError:
+            pass
+    assert inside == []                                           # the kernel's own session was killed
 
 
 def test_missing_bubblewrap_says_how_to_fix(monkeypatch):
