@@ -122,7 +122,11 @@ class ResultStore:
             uri = p.resolve().as_uri() + "?mode=ro"
             self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False,
                                          isolation_level=None, timeout=30)
-            self._check_version()
+            try:
+                self._check_version()
+            except BaseException:
+                self.close()
+                raise
             return
         p.parent.mkdir(parents=True, exist_ok=True)
         self._take_writer_lock()

@@ -5,13 +5,14 @@ import base64
 import re
 import time
 
+import numpy as np
 import pytest
 from test_gradebook import HIDDEN_SECRET, PARTS, RECON, SWEEP, cohort, make_result
 
 from gradekit.gradebook import to_dataframe
 from gradekit.model import CheckResult, Status
 from gradekit.report import (CLASS_REPORT, FEEDBACK_DIR, common_failures, feedback_filename, feedback_html,
-                             normalise_message, reconstruction_pngs, sweep_png, write_all_feedback,
+                             grey_png, normalise_message, reconstruction_pngs, sweep_png, write_all_feedback,
                              write_class_report, write_feedback)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -118,6 +119,17 @@ def test_malformed_extras_mean_no_plot_never_a_crash(tmp_path):
     panels = reconstruction_pngs({**RECON, "output": [[float("nan")] * 50] * 50})
     assert [t for t, _ in panels] == ["Input (missing pixels)", "Your reconstruction", "Ground truth"]
     assert all(png.startswith(PNG_MAGIC) for _, png in panels)
+
+
+def test_grey_png_is_0_to_255_clipped():
+    from io import BytesIO
+
+    from PIL import Image
+    a = np.array([[-5.0, 0.0, 127.6], [255.0, 300.0, float("nan")]])
+    img = np.asarray(Image.open(BytesIO(grey_png(a, scale=2))).convert("RGB"))
+    assert img.shape == (4, 6, 3)
+    assert [tuple(img[0, 2 * j]) for j in range(3)] == [(0, 0, 0), (0, 0, 0), (128, 128, 128)]
+    assert [tuple(img[2, 2 * j]) for j in range(3)] == [(255, 255, 255), (255, 255, 255), (230, 0, 160)]
 
 
 def test_feedback_filenames_are_safe_and_distinct():

@@ -100,6 +100,8 @@ def test_one_writer_readonly_readers(tmp_path):
                 ro.put(result("s2"))
     with ResultStore(tmp_path) as again:                    # released on close
         assert again.keys() == ["s1"]
+    with ResultStore(tmp_path, readonly=True) as ro:        # no writer, WAL files gone: still readable
+        assert [r.key for r in ro.all()] == ["s1"]
     with pytest.raises(StoreError):
         ResultStore(tmp_path / "missing.sqlite", readonly=True)
 
