@@ -172,7 +172,11 @@ def run_dask(subs: Iterable[Submission], cfg: Config, *, scheduler: "str | distr
     per_cid = getattr(course.module, "reference_tasks", None) is not None
     run = uuid.uuid4().hex[:8]
     own = not isinstance(scheduler, Client)
-    client = Client(scheduler) if own else scheduler
+    try:
+        client = Client(scheduler) if own else scheduler
+    except OSError as e:
+        raise SetupError(f"cannot reach the Dask scheduler at {scheduler}: {e} (is `dask scheduler` running "
+                         f"there, and is its port open from this machine?)") from None
     futures: dict[str, Submission] = {}        # dask key -> submission
     holding: list = []                          # every future we made, to cancel on the way out
     finished = False
@@ -224,13 +228,17 @@ def run_dask(subs: Iterable[Submission], cfg: Config, *, scheduler: "str | distr
                 if isinstance(exc, KilledWorker) and exc.task == fut.key:
                     stats.worker_deaths += 1
                     report(_crashed(sub, cfg, f"Dask workers died {exc.allowed_failures + 1} times while "
-                                                  f"grading this submission (last: {exc.last_worker.address})"))
+                                              f"grading this submission (last: {exc.last_worker.address})"))
                 elif isinstance(exc, KilledWorker) and sub.key not in retried_without_reference:
                     # The CID's reference task lost its workers: grade without it (computes its own).
                     retried_without_reference.add(sub.key)
                     stats.reference_fallbacks += 1
                     ac.add(submit(sub, fallback_n, None))
                     fallback_n += 1
+                elif isinstance(exc, ImportError):  # the task could not even be unpickled there
+                    raise SetupError(f"a Dask worker cannot import what gradekit sends it ({exc}): install the "
+                                     f"course repository and its virtual environment at the same path on every "
+                                     f"worker host, and start `dask worker` from that environment")
                 else:
                     report(_crashed(sub, cfg, f"grader task failed: {type(exc).__name__}: {exc}"))
             fut.release()

@@ -39,6 +39,22 @@ def test_prime_reference_seeds_the_cache_without_computing(course, tmp_path):
     assert prime_reference(fresh, cid, [value, value]) == 0  # wrong shape: ignored, checks compute
 
 
+def test_a_worker_running_two_tasks_at_once_stops_the_batch(tiny_cfg, make_student):
+    """One sandbox slot and one intra-op thread per worker process: a --nthreads 2 worker is refused
+    before it grades anything, and the message says how to start workers."""
+    from distributed import Client, LocalCluster
+
+    from gradekit.distributed import run_dask
+    from gradekit.errors import SetupError
+
+    got = []
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        with pytest.raises(SetupError, match="--nthreads 1"):
+            run_dask([submission_of("ada", make_student(full=True))], tiny_cfg, scheduler=client, on_result=got.append)
+    assert got == []
+
+
 def _cohort(make_student, variants):
     full = make_student(full=True, cid=PAIR_CID, name="Ada A")
     return {
