@@ -22,12 +22,13 @@ def _progress(total: int, enabled: bool):
 def collect_submissions(cfg: Config, inputs: list[Path], workdir: Path, roster: Path | None):
     """Intake: expand folders/zips, read each notebook, join the roster.
     Returns (submissions, skipped [(name, reason)], missing roster entries as results)."""
-    from .intake import expand_inputs, match_roster, read_item, read_roster
+    from .intake import expand_inputs, match_roster, read_item, read_roster, refused_submission
 
     intake = expand_inputs(inputs, workdir)
     max_bytes = int(cfg.limits.max_notebook_mb * 1024 * 1024)
     subs: list[Submission] = [read_item(item, cid_placeholder=cfg.cid_placeholder, max_bytes=max_bytes)
                               for item in intake.items]
+    subs += [refused_submission(r) for r in intake.refused]   # one row each, saying why
     missing_results: list[SubmissionResult] = []
     if roster is not None:
         subs, missing = match_roster(subs, read_roster(roster))

@@ -40,7 +40,10 @@ def test_batch_gradebook_and_resume(tiny_cfg, cohort_zip, tmp_path):
     out = tmp_path / "out"
     summary = grade_batch(tiny_cfg, [zpath], out, roster=rpath, workers=2, progress=False)
     df = pd.read_csv(out / "gradebook.csv").set_index("student")
-    assert sorted(df.index) == ["aturing", "bclark", "cdarwin", "dfranklin", "ehopper", "flovelace", "gnoether"]
+    assert sorted(df.index) == ["aturing", "bclark", "cdarwin", "dfranklin", "ehopper", "flovelace", "gnoether",
+                                "zed"]
+    # zed uploaded only a PDF: a row saying so (intake's Refused), not a silently missing student
+    assert df.loc["zed", "status"] == "invalid_notebook" and "not a notebook (.pdf file)" in df.loc["zed", "message"]
     assert df.loc["aturing", "total"] == df.loc["aturing", "max_total"] == 12
     assert df.loc["aturing", "status"] == "graded"
     assert df.loc["bclark", "lr_sweep"] == 1 and "cid_mismatch_roster" in df.loc["bclark", "flags"]
@@ -56,5 +59,5 @@ def test_batch_gradebook_and_resume(tiny_cfg, cohort_zip, tmp_path):
     assert (out / "gradebook.parquet").exists()
 
     again = grade_batch(tiny_cfg, [zpath], out, roster=rpath, workers=2, progress=False)
-    assert again.startswith("graded 0 new or changed submission(s), 6 unchanged")
+    assert again.startswith("graded 0 new or changed submission(s), 7 unchanged")
     pd.testing.assert_frame_equal(pd.read_csv(out / "gradebook.csv").set_index("student"), df)

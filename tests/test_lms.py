@@ -302,3 +302,37 @@ def test_every_flag_is_documented(tmp_path):
     z = make_zip(tmp_path / "d.zip", [(lms("ab123", t1), nb_text()), (lms("ab123", t2), nb_text())])
     for item in expand_inputs([z], tmp_path / "w").items:
         assert set(item.flags) <= set(FLAG_TEXT)
+
+
+def test_students_whose_uploads_were_all_refused_still_get_a_row(tmp_path):
+    """Without Intake.refused a student whose only upload was a zip-slip entry, a link, a bomb, a nested
+    archive or a PDF vanished from the gradebook (no roster) or read "no submission was found"."""
+    from gradekit.intake import Refused, refused_submission
+
+    t1, t2 = "2024-10-14-13-05-22", "2024-10-15-09-00-00"
+    link = zipfile.ZipInfo(lms("li", t1))
+    link.external_attr = (stat.S_IFLNK | 0o777) << 16
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as inner_zip:
+        inner_zip.writestr(lms("ne", t1), nb_text())
+    z = make_zip(tmp_path / "download.zip", [
+        ("../../" + lms("sl", t1), nb_text()),
+        (link, "/etc/passwd"),
+        (lms("ne", t1, "ann.zip"), inner.getvalue()),
+        (lms("pd", t1, "notes.pdf"), b"%PDF-1.4"),
+        (lms("pd", t2, "notes2.pdf"), b"%PDF-1.4"),          # the latest refused attempt is named
+        (lms("ok", t1, "late.pdf"), b"%PDF-1.4"),            # has a notebook too: no refused row
+        (lms("ok", t2), nb_text()),
+        ("notes.txt", b"not LMS-named: only skipped"),
+    ])
+    intake = expand_inputs([z], tmp_path / "work")
+    assert [i.key for i in intake.items] == ["ok"]
+    assert intake.refused == [
+        Refused("li", "ann.ipynb", "symbolic link in the archive: not extracted"),
+        Refused("ne", "ann.zip", "archive inside the archive: not opened"),
+        Refused("pd", "notes2.pdf", "not a notebook (.pdf file)"),
+        Refused("sl", "ann.ipynb", "path leaves the archive ('..'): not extracted"),
+    ]
+    sub = refused_submission(intake.refused[0])
+    assert sub.key == "li" and sub.notebook_json is None and len(sub.sha256) == 64
+    assert sub.problem == "The submitted file ann.ipynb could not be graded: symbolic link in the archive: not extracted."

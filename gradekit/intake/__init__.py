@@ -8,13 +8,13 @@
 """
 from .flags import FLAG_TEXT
 from .identity import read_identity
-from .lms import (Intake, IntakeItem, LmsName, Skipped, ZipLimits, expand_inputs, parse_lms_name,
-                  parse_receipt, read_item)
+from .lms import (Intake, IntakeItem, LmsName, Refused, Skipped, ZipLimits, expand_inputs, parse_lms_name,
+                  parse_receipt, read_item, refused_submission)
 from .notebook import read_submission
 from .roster import Roster, RosterEntry, match_roster, parse_roster, read_roster
 
 __all__ = [
-    "FLAG_TEXT", "Intake", "IntakeItem", "LmsName", "Roster", "RosterEntry", "Skipped", "ZipLimits",
+    "FLAG_TEXT", "Intake", "IntakeItem", "LmsName", "Refused", "Roster", "RosterEntry", "Skipped", "ZipLimits",
     "expand_inputs", "match_roster", "parse_lms_name", "parse_receipt", "parse_roster", "read_identity",
-    "read_item", "read_roster", "read_submission",
+    "read_item", "read_roster", "read_submission", "refused_submission",
 ]

@@ -14,6 +14,7 @@ caps, and its stream is copied with a counter that stops at the cap, into a fres
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import stat
@@ -60,10 +61,20 @@ class Skipped(NamedTuple):
     reason: str
 
 
+class Refused(NamedTuple):
+    """A student whose LMS-named upload(s) were all refused (zip-slip, link, bomb, nested archive,
+    not a notebook): without this they would vanish from the gradebook instead of getting a row
+    that says why nothing was graded."""
+    key: str                       # LMS username
+    source_name: str               # the uploaded file's name (the latest refused attempt)
+    reason: str                    # why it was refused (the Skipped reason)
+
+
 @dataclass(frozen=True)
 class Intake:
     items: list[IntakeItem] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    refused: list[Refused] = field(default_factory=list)   # students with no item, see Refused
 
 
 # ----------------------------------------------------------------------------- LMS names
@@ -373,7 +384,18 @@ def _assemble(c: _Collector) -> Intake:
             c.skip(r.shown, f"receipt of {lms.username}'s attempt {lms.time:%Y-%m-%d %H:%M:%S}; "
                             f"no notebook was submitted with it")
 
-    taken = {i.key for i in items}
+    # Students none of whose uploads could be used still get a row (status invalid_notebook).
+    latest: dict[str, tuple[datetime, Refused]] = {}
+    for s in c.skipped:
+        lms = parse_lms_name(PurePosixPath(s.name).name)
+        if lms is None or lms.original is None or lms.username in by_key:
+            continue
+        if lms.username not in latest or lms.time > latest[lms.username][0]:
+            latest[lms.username] = (lms.time, Refused(lms.username, originals.get(PurePosixPath(s.name).name,
+                                                                                   lms.original), s.reason))
+    refused = [r for _, r in sorted(latest.values(), key=lambda tr: tr[1].key)]
+
+    taken = {i.key for i in items} | {r.key for r in refused}
     for cand in plain:
         key, n = cand.key, 1
         while key in taken:
@@ -383,7 +405,7 @@ def _assemble(c: _Collector) -> Intake:
         items.append(IntakeItem(key, cand.found.path, cand.source_name, None, (),
                                 ("duplicate_key",) if n > 1 else ()))
     items.sort(key=lambda i: i.key)
-    return Intake(items, c.skipped)
+    return Intake(items, c.skipped, refused)
 
 
 def expand_inputs(paths: list[Path], workdir: Path, *, limits: ZipLimits = ZipLimits()) -> Intake:
@@ -403,6 +425,14 @@ def expand_inputs(paths: list[Path], workdir: Path, *, limits: ZipLimits = ZipLi
         else:
             c.skip(str(p), "does not exist")
     return _assemble(c)
+
+
+def refused_submission(r: Refused) -> Submission:
+    """The Submission (not gradable, so graded as invalid_notebook) of a student whose upload was refused."""
+    problem = f"The submitted file {r.source_name} could not be graded: {r.reason}."
+    return Submission(key=r.key, source_name=r.source_name,
+                      sha256=hashlib.sha256(f"refused\0{r.source_name}\0{r.reason}".encode()).hexdigest(),
+                      notebook_json=None, problem=problem)
 
 
 def read_item(item: IntakeItem, *, cid_placeholder: int, max_bytes: int) -> Submission:
