@@ -35,6 +35,7 @@ import json
 import os
 import queue
 import resource
+import shutil
 import signal
 import sys
 import time
@@ -354,6 +355,8 @@ class Runner:
                     reason = f"cell {idx} failed again during the replay ({out.status})"
                     again = True
                     break
+            if not complete:
+                self.timed_out = True       # the state the later cells expect is not all there
             self.emit("kernel", status="restarted", reason=reason, replayed=replayed, dropped=dropped,
                       replay_complete=complete and not again, restarts=self.restarts, seconds=round(_now() - t, 3))
             if not again:
@@ -410,7 +413,7 @@ class Runner:
         for p in self.probes:
             name = str(p["name"])
             if lost or not self.kernel_alive:
-                why = ("the notebook timed out and its kernel did not respond" if self.timed_out
+                why = ("the notebook timed out while its kernel was stuck or dead" if self.timed_out
                        else "the kernel died and could not be restarted")
                 emit("probe", name=name, status="not_run", output=None, error=why, seconds=0.0)
                 continue
@@ -443,14 +446,21 @@ class Runner:
         return {"runner_maxrss_kb": own, "kernel_maxrss_kb": kids}
 
 
-def _set_private_env(tmp: str) -> None:
+def _set_private_env(tmp: str, mpl_cache: str | None = None) -> None:
     """Jupyter's runtime/config/data folders and a kernelspec of our own, all in the private /tmp.
 
     The kernelspec pins the kernel to this interpreter (no kernel.json found elsewhere is used).
+    matplotlib's font list is copied from the trusted side's prebuilt cache, when there is one.
     """
     base = os.path.join(tmp, "gradekit-jupyter")
     for sub in ("runtime", "data", "config", "ipython", "mpl", "path/kernels/python3"):
         os.makedirs(os.path.join(base, sub), exist_ok=True)
+    try:
+        for name in os.listdir(mpl_cache or ""):
+            if name.startswith("fontlist") and name.endswith(".json"):
+                shutil.copyfile(os.path.join(mpl_cache, name), os.path.join(base, "mpl", name))
+    except OSError:
+        pass
     spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
             "display_name": "Python 3 (gradekit)", "language": "python", "interrupt_mode": "signal"}
     with open(os.path.join(base, "path/kernels/python3/kernel.json"), "w") as f:
@@ -493,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    _set_private_env(plan.get("tmp") or "/tmp")
+    _set_private_env(plan.get("tmp") or "/tmp", plan.get("mpl_cache"))
 
     async def _main() -> None:
         runner = None

@@ -24,6 +24,7 @@ isolation: for machines without bubblewrap, behind the CLI's ``--unsafe-no-sandb
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import selectors
@@ -45,6 +46,7 @@ from .probes import MAX_PROBE_BYTES, ProbeSpec, parse_probe_output, wrap_probe
 
 RUNNER = Path(__file__).with_name("kernel_runner.py")
 RUNNER_IN_SANDBOX = "/opt/gradekit/kernel_runner.py"
+MPL_CACHE_IN_SANDBOX = "/opt/gradekit/mpl"
 JOB_IN_SANDBOX = "/job"
 NOTEBOOK_NAME = "submission.ipynb"
 SLOT_UID_BASE = 61000
@@ -91,7 +93,7 @@ def _limit_argv(limits: Limits) -> list[str]:
             f"--fsize={FSIZE_BYTES}", "--core=0", "--"]
 
 
-def _bwrap_argv(job: Path, uid: int, limits: Limits) -> list[str]:
+def _bwrap_argv(job: Path, uid: int, limits: Limits, mpl_cache: str | None = None) -> list[str]:
     venv_bin = os.path.join(sys.prefix, "bin")
     argv = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "gradekit",
@@ -114,6 +116,8 @@ def _bwrap_argv(job: Path, uid: int, limits: Limits) -> list[str]:
              "--bind", str(job), JOB_IN_SANDBOX]
     for p in _ancestors(RUNNER_IN_SANDBOX):
         argv += ["--perms", "0755", "--dir", p]
+    if mpl_cache:
+        argv += ["--ro-bind", mpl_cache, MPL_CACHE_IN_SANDBOX]
     argv += ["--ro-bind", str(RUNNER), RUNNER_IN_SANDBOX,
              "--chdir", JOB_IN_SANDBOX, "--clearenv",
              "--setenv", "HOME", JOB_IN_SANDBOX,
@@ -132,6 +136,35 @@ def _ancestors(path: str) -> list[str]:
         out.append(p)
         p = os.path.dirname(p)
     return out
+
+
+_MPL_CACHE: dict[str, str | None] = {}
+_MPL_LOCK = threading.Lock()
+
+
+def _mpl_cache() -> str | None:
+    """A folder holding matplotlib's font list, built once per process and shared read-only with
+    every sandbox: otherwise each notebook that imports matplotlib rebuilds it (about 1.5 s)."""
+    with _MPL_LOCK:
+        if "dir" not in _MPL_CACHE:
+            _MPL_CACHE["dir"] = _build_mpl_cache()
+        return _MPL_CACHE["dir"]
+
+
+def _build_mpl_cache() -> str | None:
+    d = tempfile.mkdtemp(prefix="gradekit-mpl-")
+    atexit.register(shutil.rmtree, d, True)
+    try:
+        subprocess.run([sys.executable, "-I", "-c", "import matplotlib.font_manager"], check=True, timeout=300,
+                       capture_output=True, stdin=subprocess.DEVNULL,
+                       env={"MPLCONFIGDIR": d, "HOME": d, "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    except (OSError, subprocess.SubprocessError):
+        return None                                 # no matplotlib, or it failed: notebooks build their own
+    names = [n for n in os.listdir(d) if n.startswith("fontlist") and n.endswith(".json")]
+    for n in names:
+        os.chmod(os.path.join(d, n), 0o644)
+    os.chmod(d, 0o755)                              # readable by the slot uids
+    return d if names else None
 
 
 _SELF_TEST: dict[str, str | None] = {}
@@ -215,10 +248,13 @@ def run_notebook(notebook_json: str, probes: Sequence[ProbeSpec], job_files: Map
         for rel, src in job_files.items():
             _copy_job_file(job, rel, Path(src))
         uid = SLOT_UID_BASE + slot
+        mpl = _mpl_cache()
         plan = _plan(probes, limits, job, root, sandboxed)
+        if mpl:
+            plan["mpl_cache"] = MPL_CACHE_IN_SANDBOX if sandboxed else mpl
         if sandboxed:
             _chown_tree(job, uid)
-            argv = _bwrap_argv(job, uid, limits) + [sys.executable, "-I", RUNNER_IN_SANDBOX]
+            argv = _bwrap_argv(job, uid, limits, mpl) + [sys.executable, "-I", RUNNER_IN_SANDBOX]
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
             cwd = str(root)
         else:
