@@ -49,6 +49,10 @@ c.ClearSolutions.end_solution_delimeter = "END SOLUTION"
 c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
 c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
 
+# `nbgrader autograde` (the benchmark baseline) runs each cell with this limit; nbgrader's default of
+# 30 s is shorter than the learning-rate sweep.  Same value as gradekit.toml's cell_timeout_s.
+c.Execute.timeout = 600
+
 # nbgrader's default list with two changes: ClearSolutions keeps the answer cells whose code is given
 # (seeded bugs, "Your details"), and ReleaseSeededBugs runs right after it -- before the checksums
 # and SaveCells, which must see the released (buggy) code (tests/test_release.py checks the order).

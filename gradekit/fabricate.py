@@ -173,7 +173,8 @@ def solve(release_nb: NotebookNode, source_nb: NotebookNode, gid: str, stub: str
         filled += 1
         at += len(stub_lines)
     if filled != len(regions):
-        raise ValueError(f"cell {gid!r} of the release has {filled} code stub(s), the source {len(regions)} solution regions")
+        raise ValueError(f"cell {gid!r} of the release has {filled} code stub(s), "
+                         f"the source {len(regions)} solution region(s)")
     nb.cells[index].source = "\n".join(out)
     return nb
 

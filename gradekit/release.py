@@ -8,7 +8,7 @@ therefore writes the same release.  Our part of the pipeline is the two preproce
 :mod:`gradekit.nbgrader_ext` that ``nbgrader_config.py`` registers.
 
 ``release_is_fresh(root)`` regenerates into a temporary copy and compares the bytes with the
-committed release (for CI and ``gradekit release --check``).
+committed release (for CI).
 """
 from __future__ import annotations
 

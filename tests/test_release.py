@@ -202,42 +202,44 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory) -> Path:
+def course_copy(tmp_path_factory) -> Path:
     return make_course(tmp_path_factory.mktemp("course") / "c")
 
 
 @pytest.fixture(scope="module")
-def generated(course) -> dict[str, bytes]:
-    return snapshot(generate_release(course))
+def generated(course_copy) -> dict[str, bytes]:
+    return snapshot(generate_release(course_copy))
 
 
-def test_release_is_deterministic_and_the_committed_one_is_fresh(course, generated):
+def test_release_is_deterministic_and_the_committed_one_is_fresh(course_copy, generated):
     assert set(generated) == {"ann.ipynb", "micrograph.png", "data/FashionMNIST/raw/train-images-idx3-ubyte",
                               "data/FashionMNIST/raw/train-labels-idx1-ubyte",
                               "data/FashionMNIST/raw/t10k-images-idx3-ubyte",
                               "data/FashionMNIST/raw/t10k-labels-idx1-ubyte"}
-    data = course / "source" / "ann" / "micrograph.png"
+    data = course_copy / "source" / "ann" / "micrograph.png"
     mtime = data.stat().st_mtime_ns
-    assert snapshot(generate_release(course)) == generated
+    assert snapshot(generate_release(course_copy)) == generated
     assert data.stat().st_mtime_ns == mtime, "unchanged bundled data must not be rewritten"
-    assert compare_trees(course / "release" / "ann", RELEASE_DIR) == [], "release/ann is stale: run `gradekit release`"
-    assert snapshot(SOURCE_DIR / "data") == snapshot(course / "source" / "ann" / "data"), "source/ann/data is stale"
+    stale = compare_trees(course_copy / "release" / "ann", RELEASE_DIR)
+    assert stale == [], "release/ann is stale: run `gradekit release`"
+    fresh_data = snapshot(course_copy / "source" / "ann" / "data")
+    assert snapshot(SOURCE_DIR / "data") == fresh_data, "source/ann/data is stale"
 
 
-def test_nbgrader_cli_writes_the_same_release(course, generated):
+def test_nbgrader_cli_writes_the_same_release(course_copy, generated):
     env = dict(os.environ, PATH=os.pathsep.join([str(BIN), os.environ.get("PATH", "")]))
-    done = subprocess.run([str(BIN / "nbgrader"), "generate_assignment", "ann", "--force"], cwd=course, env=env,
+    done = subprocess.run([str(BIN / "nbgrader"), "generate_assignment", "ann", "--force"], cwd=course_copy, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert snapshot(course / "release" / "ann") == generated
-    assert verify_release(course, "ann") == []
+    assert snapshot(course_copy / "release" / "ann") == generated
+    assert verify_release(course_copy, "ann") == []
 
 
 @pytest.mark.parametrize("move_after", ["the last ComputeChecksums", "the first ComputeChecksums", "SaveCells"])
-def test_release_seeded_bugs_moved_after_computechecksums_gives_an_inconsistent_release(course, generated, tmp_path,
+def test_release_seeded_bugs_moved_after_computechecksums_gives_an_inconsistent_release(course_copy, tmp_path,
                                                                                        move_after):
     """Why the order matters: run late, the checksums and the gradebook describe the *fixed* code."""
-    variant = make_course(tmp_path / "c", db_from=course)
+    variant = make_course(tmp_path / "c", db_from=course_copy)
     config = (variant / NBGRADER_CONFIG).read_text()
     chain = re.search(r"c\.GenerateAssignment\.preprocessors = \[\n(.*?)\]", config, re.S).group(1).split("\n")
     names = [line.strip().rstrip(",") for line in chain if line.strip()]
@@ -253,8 +255,8 @@ def test_release_seeded_bugs_moved_after_computechecksums_gives_an_inconsistent_
     assert problems and all(any(b in p for b in ("perceptron", "sigmoid", "simple_cnn")) for p in problems), problems
 
 
-def test_a_malformed_seeded_bug_fails_the_release_with_nbgraders_log(course, tmp_path):
-    variant = make_course(tmp_path / "c", db_from=course)
+def test_a_malformed_seeded_bug_fails_the_release_with_nbgraders_log(course_copy, tmp_path):
+    variant = make_course(tmp_path / "c", db_from=course_copy)
     nb = read(variant / "source" / "ann" / "ann.ipynb")
     index = fabricate.find_cell(nb, "sigmoid")
     nb.cells[index].source = nb.cells[index].source.replace("### END SEEDED BUG\n", "")
@@ -275,12 +277,12 @@ def test_release_is_fresh_reports_a_stale_release(tmp_path):
 # ---- what the committed release contains ------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def source_nb():
+def source_notebook():
     return read(SOURCE_DIR / "ann.ipynb")
 
 
 @pytest.fixture(scope="module")
-def release_nb():
+def release_notebook():
     return read(RELEASE_DIR / "ann.ipynb")
 
 
@@ -309,25 +311,25 @@ def secret_and_given_lines(source_nb) -> tuple[list[str], set[str]]:
     return secrets, given
 
 
-def test_release_leaks_no_fix_no_solution_no_hidden_test(source_nb, release_nb):
-    released = "\n".join(c.source for c in release_nb.cells)
+def test_release_leaks_no_fix_no_solution_no_hidden_test(source_notebook, release_notebook):
+    released = "\n".join(c.source for c in release_notebook.cells)
     released_lines = {line.strip() for line in released.split("\n")}
-    bugs = fabricate.seeded_bugs(source_nb)
+    bugs = fabricate.seeded_bugs(source_notebook)
     assert {b.grade_id for b in bugs} == {"perceptron", "sigmoid", "simple_cnn"}
     for bug in bugs:
         assert bug.buggy_text in released
         for line in bug.fixed_text.split("\n"):
             assert line.strip() not in released_lines, f"the fix {line!r} of {bug.grade_id} is in the release"
-    secrets, given = secret_and_given_lines(source_nb)
+    secrets, given = secret_and_given_lines(source_notebook)
     assert len(secrets) > 60
     leaked = [line for line in secrets if line in released_lines and line not in given]
     assert leaked == []
     for marker in ("SEEDED BUG", "RELEASE:", "SOLUTION", "HIDDEN TESTS", "_reference", "keep-in-release"):
-        assert marker not in released and marker not in nbformat.writes(release_nb)
+        assert marker not in released and marker not in nbformat.writes(release_notebook)
 
 
-def test_release_cells_and_metadata(release_nb):
-    meta = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"] for c in release_nb.cells
+def test_release_cells_and_metadata(release_notebook):
+    meta = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"] for c in release_notebook.cells
             if "nbgrader" in c.metadata}
     for gid in ("perceptron", "sigmoid", "simple_cnn", "details", "lr_sweep", "best_lr"):
         assert (meta[gid]["solution"], meta[gid]["grade"], meta[gid]["locked"]) == (True, False, False), gid
@@ -336,8 +338,8 @@ def test_release_cells_and_metadata(release_nb):
                       "test_best_lr": 2}
     assert all(meta[gid]["locked"] for gid in points)
     assert all(meta[gid]["locked"] for gid in ("problem", "learning_rates", "fashion-data", "synthetic-data"))
-    assert all(c.get("outputs", []) == [] and c.get("execution_count") is None for c in release_nb.cells)
-    by_id = {fabricate.grade_id(c) or c.id: c.source for c in release_nb.cells}
+    assert all(c.get("outputs", []) == [] and c.get("execution_count") is None for c in release_notebook.cells)
+    by_id = {fabricate.grade_id(c) or c.id: c.source for c in release_notebook.cells}
     assert by_id["details"].split("\n")[3:5] == [
         'Name = "Your name"', "CID = 123446 # Replace with your College ID (as a numeric value with no leading 0s)"]
     assert "CID = int(CID)\nnp.random.seed(CID)" in by_id["details"]
@@ -345,7 +347,7 @@ def test_release_cells_and_metadata(release_nb):
     assert "learning_rates = [0.001, 0.01, 0.1, 0.5, 0.9, 1.5]" in by_id["learning_rates"].split("\n")
     problem = by_id["problem"].split("\n")
     assert {"num_images = 500", "num_epochs = 5", "torch.manual_seed(102)", "np.random.seed(102)"} <= set(problem)
-    assert not any("!pip" in c.source for c in fabricate.code_cells(release_nb))
+    assert not any("!pip" in c.source for c in fabricate.code_cells(release_notebook))
     for gid in ("classical-filters", "custom-filters"):
         lines = by_id[gid].split("\n")
         assert 'image = io.imread("micrograph.png")' in lines
@@ -380,12 +382,15 @@ def execute(nb, folder: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_source_runs_offline_and_passes_all_its_tests_and_the_release_fails_them(source_nb, release_nb, tmp_path,
-                                                                                monkeypatch):
+def test_source_runs_offline_and_passes_all_its_tests_and_the_release_fails_them(source_notebook, release_notebook,
+                                                                                tmp_path, monkeypatch):
+    """At a small size (50 images, 2 epochs, 2 rates): the instructor notebook passes every test, hidden ones
+    included; so does the release with every bug fixed and every task solved; the bare release fails them."""
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert execute(small(source_nb), tmp_path / "source") == {}
-    assert execute(small(fabricate.perfect(release_nb, source_nb, "Ada Lovelace", 1234567)), tmp_path / "perfect") == {}
-    errors = execute(small(release_nb), tmp_path / "release")
+    assert execute(small(source_notebook), tmp_path / "source") == {}
+    perfect = fabricate.perfect(release_notebook, source_notebook, "Ada Lovelace", 1234567)
+    assert execute(small(perfect), tmp_path / "perfect") == {}
+    errors = execute(small(release_notebook), tmp_path / "release")
     for gid in ("test_perceptron", "test_sigmoid", "test_simple_cnn", "test_lr_sweep", "test_best_lr"):
         assert gid in errors, f"{gid} passes on the unfixed release"
     assert errors["simple_cnn"] == "SyntaxError" and errors["lr_sweep"] == "NotImplementedError"
