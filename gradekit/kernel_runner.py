@@ -64,7 +64,7 @@ class Emitter:
 
     def __call__(self, event: str, **fields: Any) -> None:
         fields = {"event": event, **fields}
-        data = (json.dumps(fields, separators=(",", ":"), default=str) + "\n").encode()
+        data = (json.dumps(fields, separators=(",", ":"), default=str, ensure_ascii=False) + "\n").encode()
         view = memoryview(data)
         while view:
             n = os.write(self.fd, view)

@@ -381,6 +381,24 @@ def test_student_killing_the_runner_is_reported():
     assert slot_processes() == []
 
 
+@needs_bwrap
+def test_large_probe_answers_arrive_up_to_the_cap():
+    # The answer is JSON with \\u escapes: 1.2 MB here, under probes.MAX_PROBE_BYTES; 7 MB is refused.
+    r = run(notebook("s = 'é€😀' * 50_000"), [expr_probe("s", "s"), expr_probe("big", "s * 6")])
+    assert r.probes["s"].status == "ok" and r.probes["s"].value == "é€😀" * 50_000
+    assert r.probes["big"].status == "error" and "too large" in r.probes["big"].error
+
+
+@needs_bwrap
+def test_sandbox_failing_to_start_is_an_error(monkeypatch):
+    real = sandbox._bwrap_argv
+    monkeypatch.setattr(sandbox, "_bwrap_argv", lambda *a: real(*a)[:1] + ["--no-such-option"] + real(*a)[1:])
+    r = run(notebook("x = 1"), [expr_probe("x", "x")])
+    assert r.status is Status.ERROR
+    assert "sandbox did not start" in r.message and "--unsafe-no-sandbox" in r.message
+    assert r.probes["x"].status == "not_run"
+
+
 def test_unsandboxed_run_uses_the_same_runner(tmp_path):
     r = run(notebook("x = 1", "1/0", "y = x + 1"), [expr_probe("y", "y")], sandboxed=False, workdir=tmp_path)
     assert r.status is Status.GRADED, r.message
