@@ -48,7 +48,7 @@ def test_a_worker_running_two_tasks_at_once_stops_the_batch(tiny_cfg, make_stude
     from gradekit.errors import SetupError
 
     got = []
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         with pytest.raises(SetupError, match="--nthreads 1"):
             run_dask([submission_of("ada", make_student(full=True))], tiny_cfg, scheduler=client, on_result=got.append)
@@ -143,7 +143,7 @@ def test_dask_cluster_grades_like_the_local_pool_despite_a_killed_worker(tiny_cf
 
     t0 = time.perf_counter()
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None, memory_limit=0) as cluster, Client(cluster) as client:
+                      dashboard_address=":0", memory_limit=0) as cluster, Client(cluster) as client:
         killer = _Killer(client.run(os.getpid))
         killer.start()
         try:
