@@ -6,6 +6,7 @@ grader chooses (perceptron cases, sigmoid points, the CNN batch seed) are drawn 
 """
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -45,13 +46,15 @@ def job_files(profile: Mapping[str, Any], *, release_dir: Path, cache_dir: Path)
 
 
 def _simple_cnn_state_file(cache_dir: Path) -> Path:
-    import torch
-    from reference.fashion import simple_cnn_state
-
     path = cache_dir / f"simple_cnn_state_{SIMPLE_CNN_STATE_SEED}.pt"
     if not path.exists():
+        # Imported only to write the file: torchvision's import alone is ~1.5 s of CPU in every
+        # grading worker, which otherwise never needs it.
+        import torch
+        from reference.fashion import simple_cnn_state
+
         cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")   # two workers may write it at once
         torch.save(simple_cnn_state(SIMPLE_CNN_STATE_SEED), tmp)
         tmp.replace(path)
     return path
