@@ -61,3 +61,42 @@ def test_batch_gradebook_and_resume(tiny_cfg, cohort_zip, tmp_path):
     again = grade_batch(tiny_cfg, [zpath], out, roster=rpath, workers=2, progress=False)
     assert again.startswith("graded 0 new or changed submission(s), 7 unchanged")
     pd.testing.assert_frame_equal(pd.read_csv(out / "gradebook.csv").set_index("student"), df)
+
+
+def test_batch_killed_midway_resumes_to_the_same_gradebook(cohort_zip, tmp_path):
+    """SIGKILL the whole `gradekit grade` process group once some results are stored; the re-run
+    grades only what is missing and the gradebook has exactly one row per student."""
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    zpath, rpath = cohort_zip
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "gradekit", "grade", str(zpath), "--roster", str(rpath), "--out", str(out),
+            "--profile", "tiny", "--workers", "2", "--quiet", "--cell-timeout", "30", "--notebook-timeout", "240"]
+    proc = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    rows = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+        try:
+            with sqlite3.connect(out / "results.sqlite") as db:
+                rows = db.execute("select count(*) from results").fetchone()[0]
+        except sqlite3.Error:
+            continue
+        if rows >= 3:      # the roster's no-submission row plus at least two graded students
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert rows >= 3, "the batch never stored results"
+    resumed = subprocess.run(argv, capture_output=True, text=True, timeout=900)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "graded" in resumed.stdout and "unchanged (skipped)" in resumed.stdout
+    n_new = int(resumed.stdout.split("graded ")[1].split(" new")[0])
+    assert n_new < 7, "the re-run graded everything again: finished results were lost"
+    df = pd.read_csv(out / "gradebook.csv")
+    assert sorted(df["student"]) == ["aturing", "bclark", "cdarwin", "dfranklin", "ehopper", "flovelace", "gnoether", "zed"]
+    assert df.set_index("student").loc["aturing", "total"] == 12
