@@ -121,6 +121,17 @@ def test_missing_minor_version_and_metadata(tmp_path):
     assert sub.problem is None and sub.flags == ("cell_ids_added",) and sub.identity.cid == 1234567
 
 
+def test_cells_without_metadata_are_repaired(tmp_path):
+    """nbformat's own reader raised AttributeError on a cell without "metadata" (found by the corpus)."""
+    d = as_dict(notebook(details(), "y = 2"))
+    del d["metadata"]
+    for c in d["cells"]:
+        del c["metadata"]
+    sub = read(write(tmp_path, json.dumps(d)))
+    assert sub.problem is None and sub.flags == ("cells_repaired",) and sub.identity.cid == 1234567
+    assert all(c["metadata"] == {} for c in json.loads(sub.notebook_json)["cells"])
+
+
 def test_nbformat_4_4_gets_cell_ids(tmp_path):
     d = as_dict(notebook(details(), "y = 2"))
     d["nbformat_minor"] = 4
@@ -240,6 +251,8 @@ def test_invalid_json_says_line_and_column(tmp_path):
                               "at line 4, column 15")
     truncated = nbformat.writes(notebook(details()))[:200]
     assert "not valid JSON" in problem_of(tmp_path, truncated)
+    cut_in_string = problem_of(tmp_path, '{"cells": ["abc')
+    assert cut_in_string.startswith("The file is not valid JSON: Unterminated string starting at line 1, column 12")
     assert "nested too deeply" in problem_of(tmp_path, "[" * 100_000 + "]" * 100_000)
 
 

@@ -94,7 +94,8 @@ def parse_json(text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise NotebookProblem(f"The file is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno} "
+        msg = e.msg[:-3] if e.msg.endswith(" at") else e.msg     # "Unterminated string starting at"
+        raise NotebookProblem(f"The file is not valid JSON: {msg} at line {e.lineno}, column {e.colno} "
                               f"(was it edited by hand, or saved while truncated?).") from None
     except RecursionError:
         raise NotebookProblem("The file is not a notebook: its JSON is nested too deeply.") from None
@@ -202,11 +203,16 @@ def normalise(data: Any) -> tuple[NotebookNode, tuple[str, ...]]:
         raise _not_a_notebook('its "nbformat" version is not a number')
     if major not in (3, 4):   # nbformat's v1/v2 upgraders crash on bad input; nobody has such files
         raise NotebookProblem(f"The notebook format version {major} is not supported (expected 4).")
+    flags: list[str] = []
     if major == 4:
-        _check_cells(data.get("cells"))
+        # nbformat's reader itself needs every cell's metadata (else AttributeError): add it first
+        bare = [c for c in _check_cells(data.get("cells")) if not isinstance(c.get("metadata"), dict)]
+        for c in bare:
+            c["metadata"] = {}
+        if bare:
+            flags.append("cells_repaired")
     if not isinstance(data.get("metadata"), dict):
         data["metadata"] = {}
-    flags: list[str] = []
     try:
         nb = nbformat.versions[major].to_notebook_json(data, minor=minor)
         if major < 4:
@@ -237,7 +243,8 @@ def normalise(data: Any) -> tuple[NotebookNode, tuple[str, ...]]:
 
     error = _validation_error(nb)
     if error and _repair_cells(cells):
-        flags.append("cells_repaired")
+        if "cells_repaired" not in flags:
+            flags.append("cells_repaired")
         error = _validation_error(nb)
     if error:
         _clear_outputs(cells)
