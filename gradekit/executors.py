@@ -9,7 +9,8 @@ from __future__ import annotations
 import fcntl
 import os
 import tempfile
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Callable, Iterable
@@ -20,6 +21,7 @@ from .model import Status, Submission, SubmissionResult
 SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 SLOT_DIR = Path(tempfile.gettempdir()) / "gradekit-slots"
 MAX_SLOTS = 512
+JUDGE_BACKLOG_PER_WORKER = 2    # run_local: executed submissions waiting to be judged, per worker, at most
 
 _worker_state: dict = {}
 
@@ -71,6 +73,24 @@ def grade_in_worker(sub: Submission, cfg: Config, visible_only: bool = False) ->
     return grade_submission(sub, _course_for(cfg), visible_only=visible_only, slot=_worker_state["slot"])
 
 
+def execute_in_worker(sub: Submission, cfg: Config):
+    """The local pool's first task: the sandboxed run -> grading.Executed (or a final result)."""
+    from .grading import execute_submission
+
+    if "slot" not in _worker_state:
+        _init_worker()
+    return execute_submission(sub, _course_for(cfg), slot=_worker_state["slot"])
+
+
+def judge_in_worker(sub: Submission, cfg: Config, executed, visible_only: bool = False) -> SubmissionResult:
+    """The local pool's second task: reference values and checks for an executed submission."""
+    from .grading import judge_submission
+
+    if "slot" not in _worker_state:
+        _init_worker()
+    return judge_submission(sub, _course_for(cfg), executed, visible_only=visible_only)
+
+
 def _crashed(sub: Submission, cfg: Config, why: str) -> SubmissionResult:
     return SubmissionResult(key=sub.key, file=sub.source_name, name=sub.identity.name, cid=sub.identity.cid,
                             status=Status.ERROR, message=why, flags=sub.flags, sha256=sub.sha256)
@@ -78,42 +98,70 @@ def _crashed(sub: Submission, cfg: Config, why: str) -> SubmissionResult:
 
 def run_local(subs: Iterable[Submission], cfg: Config, *, workers: int,
               on_result: Callable[[SubmissionResult], None]) -> None:
-    """Grade on a local process pool.  A worker that dies takes its in-flight submissions back to the
-    queue once; a submission in flight during two pool failures gets an ERROR row, never a dead batch."""
+    """Grade on a local process pool, in two kinds of task: a notebook's sandboxed run, then its judging
+    (the CID's reference values -- computed once per CID, cached -- and the checks).
+
+    Why two: a CID's reference sweep costs as much as half a notebook, and is only needed once the run
+    has shown an answer to compare.  As one task, a batch ends with the last notebook's run and then
+    its reference computed one after the other while the other cores idle.  Here the pool starts runs
+    first and fills the gaps with judging; judging goes first once `workers * JUDGE_BACKLOG_PER_WORKER`
+    runs wait for it, so results still reach on_result (and the store) as the batch goes: an
+    interrupted batch loses at most that many finished runs.
+
+    A worker that dies takes its in-flight tasks back to the queue once; a submission in flight during
+    two pool failures gets an ERROR row, never a dead batch."""
     import multiprocessing as mp
 
     from .errors import SetupError
+    from .grading import Executed
 
-    pending = list(subs)
+    workers = max(1, workers)
+    backlog = workers * JUDGE_BACKLOG_PER_WORKER
+    to_run: deque[Submission] = deque(subs)
+    to_judge: deque[tuple[Submission, Executed]] = deque()
     strikes: dict[str, int] = {}
+
+    def submit(pool: ProcessPoolExecutor) -> tuple[Future, tuple[Submission, Executed | None]]:
+        if to_judge and (not to_run or len(to_judge) >= backlog):
+            sub, executed = to_judge.popleft()
+            return pool.submit(judge_in_worker, sub, cfg, executed), (sub, executed)
+        sub = to_run.popleft()
+        return pool.submit(execute_in_worker, sub, cfg), (sub, None)
+
+    def finished(sub: Submission, value: Executed | SubmissionResult) -> None:
+        if isinstance(value, Executed):
+            to_judge.append((sub, value))
+        else:
+            on_result(value)
+
     ctx = mp.get_context("spawn")  # torch and fork do not mix; workers import what they need once
-    while pending:
-        with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx, initializer=_init_worker) as pool:
-            futures = {pool.submit(grade_in_worker, s, cfg): s for s in pending}
-            pending = []
-            reported: set = set()
+    while to_run or to_judge:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as pool:
+            running: dict[Future, tuple[Submission, Executed | None]] = {}
             try:
-                remaining = set(futures)
-                while remaining:
-                    done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+                while to_run or to_judge or running:
+                    while len(running) < workers and (to_run or to_judge):  # the order is ours, not the pool's
+                        fut, task = submit(pool)
+                        running[fut] = task
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
                     for fut in done:
                         exc = fut.exception()
-                        if isinstance(exc, BrokenProcessPool):
+                        if isinstance(exc, (BrokenProcessPool, SetupError)):  # SetupError: misconfigured, stop
                             raise exc
-                        if isinstance(exc, SetupError):  # the course/machine is misconfigured: stop
-                            raise exc
-                        reported.add(fut)
-                        on_result(fut.result() if exc is None else
-                                  _crashed(futures[fut], cfg, f"grader worker failed: {type(exc).__name__}: {exc}"))
+                        sub, _ = running.pop(fut)
+                        if exc is None:
+                            finished(sub, fut.result())
+                        else:
+                            on_result(_crashed(sub, cfg, f"grader worker failed: {type(exc).__name__}: {exc}"))
             except BrokenProcessPool:
-                for fut, sub in futures.items():
-                    if fut in reported:
-                        continue
+                for fut, (sub, executed) in running.items():
                     if fut.done() and fut.exception() is None:
-                        on_result(fut.result())
+                        finished(sub, fut.result())
                         continue
                     strikes[sub.key] = strikes.get(sub.key, 0) + 1
                     if strikes[sub.key] >= 2:
                         on_result(_crashed(sub, cfg, "a grader worker died twice while grading this submission"))
+                    elif executed is None:
+                        to_run.appendleft(sub)
                     else:
-                        pending.append(sub)
+                        to_judge.appendleft((sub, executed))

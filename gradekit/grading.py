@@ -94,22 +94,57 @@ def _not_run(specs_or_names, why: str) -> dict[str, ProbeResult]:
     return {n: ProbeResult(n, "not_run", error=why) for n in names}
 
 
+@dataclass(frozen=True)
+class Executed:
+    """A submission after its sandboxed run and before judging: the hand-over between the two halves
+    of grading (plain, picklable data; the local pool may judge it in another worker)."""
+
+    report: ExecutionReport
+    timings: dict[str, float]
+
+
 def grade_submission(sub: Submission, course: Course, *, visible_only: bool = False, slot: int = 0,
                      seed: int | None = None) -> SubmissionResult:
+    """Run the notebook in the sandbox, then judge it: `execute_submission` + `judge_submission`."""
+    executed = execute_submission(sub, course, slot=slot, seed=seed)
+    if isinstance(executed, SubmissionResult):
+        return executed
+    return judge_submission(sub, course, executed, visible_only=visible_only)
+
+
+def execute_submission(sub: Submission, course: Course, *, slot: int = 0,
+                       seed: int | None = None) -> Executed | SubmissionResult:
+    """First half: the sandboxed run and the probes (the student's compute).  A failure of the grader
+    itself comes back as an ERROR result; SetupError is raised."""
     try:
-        return _grade(sub, course, visible_only=visible_only, slot=slot, seed=seed)
+        return _execute(sub, course, slot=slot, seed=seed)
     except SetupError:
         raise  # the course or machine is misconfigured: stop and say how to fix it
     except Exception as e:  # a bug in the grader must not kill the batch; it becomes a visible row
-        return SubmissionResult(
-            key=sub.key, file=sub.source_name, name=sub.identity.name, cid=sub.identity.cid,
-            status=Status.ERROR, message=f"internal grader error: {type(e).__name__}: {e}",
-            flags=sub.flags, sha256=sub.sha256, checks_hash=course.checks_hash,
-            extras={"traceback": traceback.format_exc()[-4000:]},
-        )
+        return internal_error(sub, course, e)
 
 
-def _grade(sub: Submission, course: Course, *, visible_only: bool, slot: int, seed: int | None) -> SubmissionResult:
+def judge_submission(sub: Submission, course: Course, executed: Executed, *,
+                     visible_only: bool = False) -> SubmissionResult:
+    """Second half: reference values (per CID, cached) and the checks, in the trusted process."""
+    try:
+        return _judge(sub, course, executed, visible_only=visible_only)
+    except SetupError:
+        raise
+    except Exception as e:  # noqa: BLE001 - see execute_submission
+        return internal_error(sub, course, e)
+
+
+def internal_error(sub: Submission, course: Course, e: Exception) -> SubmissionResult:
+    return SubmissionResult(
+        key=sub.key, file=sub.source_name, name=sub.identity.name, cid=sub.identity.cid,
+        status=Status.ERROR, message=f"internal grader error: {type(e).__name__}: {e}",
+        flags=sub.flags, sha256=sub.sha256, checks_hash=course.checks_hash,
+        extras={"traceback": traceback.format_exc()[-4000:]},
+    )
+
+
+def _execute(sub: Submission, course: Course, *, slot: int, seed: int | None) -> Executed:
     from .sandbox import run_notebook
 
     timings: dict[str, float] = {}
@@ -127,7 +162,11 @@ def _grade(sub: Submission, course: Course, *, visible_only: bool, slot: int, se
         report = run_notebook(sub.notebook_json, specs, files, course.cfg.limits,
                               sandboxed=course.cfg.sandbox, slot=slot)
         timings["sandbox"] = time.perf_counter() - t0
+    return Executed(report, timings)
 
+
+def _judge(sub: Submission, course: Course, executed: Executed, *, visible_only: bool) -> SubmissionResult:
+    report, timings = executed.report, dict(executed.timings)
     t0 = time.perf_counter()
     ref = course.reference
     ref_before = ref.seconds_computing

@@ -1,0 +1,101 @@
+"""The local pool (executors.run_local) on a minimal course: runs and judging as separate tasks,
+every submission reported once, workers that die while judging.
+
+The course here is a few lines (one probe, one check) and the notebooks one cell, run without the
+sandbox, so the file takes seconds; a check kills its worker (os._exit) for the students named so.
+"""
+from __future__ import annotations
+
+import hashlib
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from gradekit.config import Config, Limits
+from gradekit.executors import run_local
+from gradekit.model import Identity, Status, Submission
+
+COURSE = '''
+from gradekit.probes import ProbeSpec
+
+def load_profile(name):
+    return {"name": name}
+
+def job_files(profile, *, release_dir, cache_dir):
+    return {}
+
+def make_probes(profile, rng):
+    return [ProbeSpec("x", "def probe(params):\\n    return x", {}, 20)]
+
+def feedback_extras(probes, profile, cid, reference):
+    return {}
+'''
+
+CHECK = '''
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.points(1)
+def test_x(probes, identity):
+    name = identity.name
+    marker = Path(os.environ["GK_TEST_MARKERS"]) / name
+    if name == "crash-always" or (name == "crash-once" and not marker.exists()):
+        marker.touch()
+        os._exit(1)                 # the grading worker dies in the middle of judging
+    assert probes["x"].status == "ok" and probes["x"].value == 1, "x should be 1"
+'''
+
+
+@pytest.fixture
+def mini_cfg(tmp_path, monkeypatch):
+    checks = tmp_path / "checks"
+    checks.mkdir()
+    (checks / "course.py").write_text(COURSE)
+    (checks / "test_x.py").write_text(textwrap.dedent(CHECK))
+    (tmp_path / "markers").mkdir()
+    monkeypatch.setenv("GK_TEST_MARKERS", str(tmp_path / "markers"))  # the spawned workers inherit it
+    return Config(root=tmp_path, assignment="mini", source=tmp_path / "source.ipynb",
+                  release=tmp_path / "release" / "mini.ipynb", checks=checks, cid_placeholder=0,
+                  profile="p", cache=tmp_path / "cache",
+                  limits=Limits(cell_timeout_s=20, notebook_timeout_s=60, probe_timeout_s=20),
+                  sandbox=False)
+
+
+def sub(key: str, code: str = "x = 1") -> Submission:
+    text = nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]))
+    return Submission(key=key, source_name=f"{key}.ipynb", sha256=hashlib.sha256(text.encode()).hexdigest(),
+                      notebook_json=text, identity=Identity(key, 1234567))
+
+
+def grade(cfg, subs, workers):
+    results = []
+    run_local(subs, cfg, workers=workers, on_result=results.append)
+    return results
+
+
+def test_every_submission_run_and_judged_once(mini_cfg):
+    subs = [sub("a"), sub("b", "x = 2"), sub("c"), sub("d", "x = 1/0"),
+            Submission(key="e", source_name="e.ipynb", sha256="0", notebook_json=None, problem="not JSON")]
+    results = grade(mini_cfg, subs, workers=2)
+    assert sorted(r.key for r in results) == ["a", "b", "c", "d", "e"]
+    by_key = {r.key: r for r in results}
+    assert [by_key[k].total for k in "abcde"] == [1, 0, 1, 0, 0]
+    assert by_key["e"].status == Status.INVALID_NOTEBOOK
+    assert by_key["b"].checks[0].message == "x should be 1"
+    for k in "abcd":    # both halves' timings reach the result
+        assert {"prepare", "sandbox", "reference", "judge"} <= set(by_key[k].timings), by_key[k].timings
+
+
+def test_worker_dying_while_judging_is_retried_once(mini_cfg):
+    results = grade(mini_cfg, [sub("crash-once"), sub("crash-always"), sub("fine")], workers=1)
+    by_key = {r.key: r for r in results}
+    assert len(results) == 3 and set(by_key) == {"crash-once", "crash-always", "fine"}
+    assert by_key["crash-once"].status == Status.GRADED and by_key["crash-once"].total == 1
+    assert by_key["fine"].status == Status.GRADED and by_key["fine"].total == 1
+    assert by_key["crash-always"].status == Status.ERROR
+    assert "died twice" in by_key["crash-always"].message
