@@ -1,0 +1,242 @@
+"""The hostile corpus (gradekit.hostile cases, gradekit.corpus runner).
+
+Fast tests: every case builds from the release, files that are not notebooks are refused as the case
+expects, each hostile notebook is its honest baseline plus one cell, and the detector is not blind
+(hostile cells executed in THIS process, where nothing is hidden, do find and change the canaries, and
+the host-side checks and the judge see it).  The slow test grades the whole corpus in one batch on the
+sandbox and asserts the guarantees: 0 escapes, 0 marks gained, 0 rows lost, every row as expected,
+the honest students unchanged, the time within the limits' bound.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import time
+import types
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from gradekit import corpus, hostile
+from gradekit.hostile import CASES, CONTROLS, Ctx
+from gradekit.model import CheckResult, Status, SubmissionResult
+
+SECRET = corpus.SECRET_PREFIX + "0123456789abcdef01234567"
+
+
+def fake_listeners():
+    return types.SimpleNamespace(port=9, abstract="gradekit-corpus-test", daemon_tag="86399.000001")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, tiny_cfg, course):
+    work = tmp_path_factory.mktemp("corpus")
+    return corpus._build(tiny_cfg, course, work, work / "gradebook", SECRET, fake_listeners(),
+                         list(CASES) + list(CONTROLS)), work
+
+
+def read(path: Path, cfg):
+    from gradekit.intake import read_submission
+
+    return read_submission(path, key=path.stem, source_name=path.name, cid_placeholder=cfg.cid_placeholder,
+                           max_bytes=int(cfg.limits.max_notebook_mb * 1024 * 1024))
+
+
+def test_cases_are_well_formed():
+    names = [c.name for c in CASES + CONTROLS]
+    assert len(names) == len(set(names)) and not set(names) & set(corpus.HONEST)
+    for c in CASES + CONTROLS:
+        assert c.group in {"read", "write", "patch", "liar", "resource", "network", "intake", "zip", "control"}
+        assert c.expect.points in {"same", "at_most", "zero"}
+        assert (c.group == "zip") == (re.fullmatch(r"zip[a-z]+", c.name) is not None)   # LMS usernames
+    groups = {c.group for c in CASES}
+    assert groups == {"read", "write", "patch", "liar", "resource", "network", "intake", "zip"}
+    assert sum(c.base is not None for c in CASES) >= 30
+
+
+def test_every_case_builds_from_the_release(built, tiny_cfg):
+    b, work = built
+    folder = work / "inputs" / "notebooks"
+    assert b.solo.keys() == set(corpus.HONEST)
+    assert all(SECRET in b.solo[k].notebook_json for k in corpus.HONEST)      # the canary in their files
+    for case in CASES + CONTROLS:
+        if case.group == "zip":
+            continue
+        sub = read(folder / f"{case.name}.ipynb", tiny_cfg)
+        if Status.INVALID_NOTEBOOK in case.expect.status:
+            assert sub.notebook_json is None, case.name
+            assert re.search(case.expect.message, sub.problem, re.I), (case.name, sub.problem)
+            continue
+        assert sub.notebook_json is not None, (case.name, sub.problem)
+        assert set(case.expect.flags) <= set(sub.flags), (case.name, sub.flags)
+        nb = nbformat.reads(sub.notebook_json, as_version=4)
+        if case.group == "control":
+            continue
+        hostile_cells = [c for c in nb.cells if c.get("id", "").startswith("hostile-")]
+        if case.group != "intake":
+            assert len(hostile_cells) == 1, case.name
+            compile(hostile_cells[0].source, case.name, "exec")
+            assert SECRET not in hostile_cells[0].source           # hostile cells never hold the secret
+            # without its hostile cell, the notebook is its honest baseline (but for the Name line)
+            base = nbformat.reads(b.solo["honest_a" if case.base == "a" else "honest_b"].notebook_json, as_version=4)
+            code = [c.source for c in nb.cells if c.cell_type == "code" and c not in hostile_cells]
+            want = [c.source for c in base.cells if c.cell_type == "code"]
+            assert [re.sub(r"Name = .*", "", s) for s in code] == [re.sub(r"Name = .*", "", s) for s in want]
+
+
+def test_zip_cases_refused_with_a_row_and_nothing_written_outside(built, tmp_path):
+    from gradekit.intake import expand_inputs
+
+    b, work = built
+    [zpath] = [p for p in b.inputs if p.suffix == ".zip"]
+    intake = expand_inputs([zpath], tmp_path / "intake")
+    assert [i.key for i in intake.items] == ["zipattempts"]
+    assert intake.items[0].flags == ("several_attempts",) and intake.items[0].source_name == "ann_final.ipynb"
+    refused = {r.key: r.reason for r in intake.refused}
+    for case in CASES:
+        if case.group == "zip" and case.base is None:
+            assert re.search(case.expect.message, refused[case.name], re.I), (case.name, refused)
+    assert not any(os.path.lexists(p) for p in b.forbidden)
+    assert not [p for p in (tmp_path / "intake").rglob("*") if p.is_symlink()]
+
+
+def ctx_for(tmp_path: Path) -> tuple[Ctx, Path, Path]:
+    """Targets in a temporary folder only: a canary file and a folder to write into."""
+    secret_dir = tmp_path / "secrets"
+    canary = corpus._plant(secret_dir, SECRET)
+    targets = {"files": [str(canary)], "repo_files": [], "repo_rel": [], "repo_root": str(tmp_path / "nowhere"),
+               "dirs": [str(secret_dir)], "read_dirs": [str(secret_dir)], "names": [corpus.CANARY_NAME],
+               "port": 9, "abstract": "x", "host_ips": [], "env_var": corpus.CANARY_ENV, "daemon_tag": "1",
+               "modules": [], "probe_names": ["perceptron"]}
+    return Ctx(a=None, b=None, targets=targets, work=tmp_path, case="selftest"), canary, secret_dir
+
+
+def run_here(source: str) -> dict:
+    """Execute a hostile cell in this process (no sandbox!) after a student function was defined."""
+    ns = {"__name__": "__main__"}
+    exec(compile("def perceptron(*args):\n    return 1\n", "<student>", "exec"), ns)
+    exec(compile(source, "<hostile>", "exec"), ns)
+    return ns
+
+
+def test_read_cells_report_what_they_can_see(tmp_path):
+    """The exfiltration channel: unsandboxed, the read cell finds the canary, fails with the secret and
+    turns the student's functions into ones that raise it (what probes and check messages then show)."""
+    ctx, canary, _ = ctx_for(tmp_path)
+    with pytest.raises(RuntimeError, match=f"^{hostile.LEAK_MARK} read b'{SECRET}") as err:
+        run_here(ctx.cell(hostile._READ_PATHS))
+    assert str(canary)[:40] in str(err.value)
+    # the environment too
+    os.environ[corpus.CANARY_ENV] = SECRET
+    try:
+        with pytest.raises(RuntimeError, match=f"environment {corpus.CANARY_ENV}={SECRET}"):
+            run_here(ctx.cell(hostile._READ_ENV_IMPORTS))
+    finally:
+        del os.environ[corpus.CANARY_ENV]
+
+
+def test_student_functions_raise_the_leak():
+    ctx = Ctx(a=None, b=None, targets={}, work=Path("."), case="t")
+    ns = {"__name__": "__main__"}
+    exec(compile("def perceptron(*args):\n    return 1\n", "<student>", "exec"), ns)
+    exec(compile(ctx.cell("_gk_note('found it')", report=False), "<hostile>", "exec"), ns)
+    with pytest.raises(RuntimeError, match="LEAKED found it"):
+        ns["_gk_report"]()
+    with pytest.raises(RuntimeError, match="LEAKED found it"):
+        ns["perceptron"](1, 2)
+
+
+def test_write_cell_is_seen_by_the_host_checks(tmp_path):
+    ctx, canary, secret_dir = ctx_for(tmp_path)
+    watched = {canary: corpus._fingerprint(canary)}
+    with pytest.raises(RuntimeError, match=f"{hostile.LEAK_MARK} visible"):
+        run_here(ctx.cell(hostile._WRITE_OUTSIDE))
+    found = corpus.host_escapes(watched, [tmp_path / "must-not-exist"], [tmp_path])
+    assert f"{canary} was deleted" in found
+    assert any(f"{hostile.PWNED}-selftest was written from inside the sandbox" in f for f in found)
+    (tmp_path / "must-not-exist").write_text("x")
+    assert f"{tmp_path / 'must-not-exist'} was written by the zip intake" in \
+        corpus.host_escapes({}, [tmp_path / "must-not-exist"], [])
+
+
+def result(key: str, points: dict[str, float], *, status=Status.GRADED, message="ran 3 cells in 1.5 s",
+           secret_in: str = "") -> SubmissionResult:
+    checks = tuple(CheckResult(part=k, name=f"test_{k}", points=v, max_points=1.0, passed=v == 1.0, visible=True,
+                               message=secret_in) for k, v in points.items())
+    return SubmissionResult(key=key, file=f"{key}.ipynb", name=None, cid=None, status=status, message=message,
+                            checks=checks, timings={"sandbox": 5.0})
+
+
+def test_judge_counts_escapes_gains_and_lost_rows():
+    cases = [hostile.Case("leaky", "read", "", "a", lambda ctx: None),
+             hostile.Case("greedy", "patch", "", "b", lambda ctx: None, hostile.Expect(points="at_most")),
+             hostile.Case("vanished", "intake", "", None, lambda ctx: None,
+                          hostile.Expect(status=(Status.INVALID_NOTEBOOK,), points="zero")),
+             hostile.Case("control_leak", "control", "", "a", lambda ctx: None, hostile.Expect(points="at_most"))]
+    solo = {"honest_a": result("honest_a", {"p": 1.0, "q": 1.0}), "honest_b": result("honest_b", {"p": 0.0, "q": 1.0})}
+    rows = {"honest_a": [result("honest_a", {"p": 1.0, "q": 1.0}, message="ran 3 cells in 9.0 s")],
+            "honest_b": [result("honest_b", {"p": 0.0, "q": 0.0})],                          # changed by the batch
+            "leaky": [result("leaky", {"p": 1.0, "q": 1.0}, secret_in=f"raised RuntimeError: LEAKED {SECRET}")],
+            "greedy": [result("greedy", {"p": 1.0, "q": 1.0})],                               # +1 over B
+            "control_leak": [result("control_leak", {"p": 0.0, "q": 0.0}, secret_in=f"LEAKED {SECRET}")],
+            "stranger": [result("stranger", {})]}
+    outcomes, escapes, problems, gained, lost, controls = corpus.judge_corpus(cases, rows, solo, SECRET, 100.0)
+    assert escapes[0] == "leaky: the canary secret appears in its gradebook row"
+    assert escapes[1].startswith("leaky: a hostile cell reported 'LEAKED gk-canary-")
+    assert len(escapes) == 2 and gained == 1.0 and lost == 1
+    assert any(p.startswith("honest_b: its row in the batch") for p in problems)        # the batch changed B
+    assert not any(p.startswith("honest_a") for p in problems)                           # timings do not count
+    assert "stranger: a gradebook row nobody submitted" in problems
+    assert "greedy: 1 marks above its honest baseline" in problems
+    assert "vanished: 0 gradebook rows" in problems
+    assert [c.split(":")[0] for c in controls] == ["control_leak", "control_leak"]       # seen, not counted
+    assert {o.case: o.gained for o in outcomes}["greedy"] == 1.0
+
+
+def test_listeners_see_a_connection():
+    listeners = corpus._Listeners()
+    try:
+        socket.create_connection(("127.0.0.1", listeners.port), timeout=2).close()
+        deadline = time.monotonic() + 5
+        while not listeners.connections and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        listeners.close()
+    assert len(listeners.connections) == 1 and f"tcp port {listeners.port}" in listeners.connections[0]
+
+
+def test_summary_line():
+    s = corpus.CorpusSummary(cases=36, escapes=[], marks_gained=0.0, rows_lost=0, problems=[], controls=[],
+                             outcomes=[], seconds=1.0, time_bound_s=2.0, run_bound_s=1.0, out_dir=Path("."))
+    assert s.line() == "corpus: 36 cases, 0 escapes, 0 marks gained, 0 rows lost" and s.ok
+
+
+# ------------------------------------------------------------------------------------------ the corpus
+
+@pytest.mark.slow
+@pytest.mark.sandbox
+def test_the_corpus_in_one_batch(tiny_cfg, tmp_path):
+    from gradekit.sandbox import sandbox_self_test
+
+    if (reason := sandbox_self_test()) is not None:
+        pytest.skip(f"sandbox unavailable: {reason}")
+    t0 = time.perf_counter()
+    summary = corpus.run_corpus(tiny_cfg, tmp_path / "corpus", workers=2)
+    report = summary.report()
+    print(report)
+    assert summary.escapes == [], report
+    assert summary.marks_gained == 0, report
+    assert summary.rows_lost == 0, report
+    assert summary.problems == [], report
+    assert summary.ok and summary.line().endswith(", 0 escapes, 0 marks gained, 0 rows lost")
+    # the controls were detected: the detector is not blind
+    assert any(c.startswith("control_leak: the canary secret appears") for c in summary.controls), report
+    assert any(c.startswith("control_gain:") and "marks above" in c for c in summary.controls), report
+    # time: each run within its bound (judged above); the whole batch within what the limits allow
+    assert summary.seconds <= summary.time_bound_s
+    assert time.perf_counter() - t0 < 12 * 60, "the corpus should cost CI well under ten minutes"
+    rows = json.loads(json.dumps([o.__dict__ for o in summary.outcomes]))
+    assert {r["case"] for r in rows} == {c.name for c in CASES + CONTROLS}
