@@ -103,17 +103,20 @@ def _bwrap_argv(job: Path, uid: int, limits: Limits, mpl_cache: str | None = Non
             argv += ["--symlink", os.readlink(d), d]
         elif os.path.isdir(d):
             argv += ["--ro-bind", d, d]
-    roots = _python_roots()
-    parents = sorted({p for r in roots for p in _ancestors(r)}, key=lambda p: (p.count("/"), p))
-    for p in parents:                      # traversable parents (the host's /root is 0700)
-        argv += ["--perms", "0755", "--dir", p]
-    for r in roots:
-        argv += ["--ro-bind", r, r]
+    # The private /tmp comes BEFORE the Python binds: bwrap applies its arguments in order, and a
+    # later --tmpfs /tmp would hide a virtual environment that lives under /tmp (a CI checkout).
     tmpfs = str(_tmpfs_bytes(limits))
     argv += ["--proc", "/proc", "--dev", "/dev",
              "--perms", "1777", "--size", tmpfs, "--tmpfs", "/dev/shm",
-             "--perms", "1777", "--size", tmpfs, "--tmpfs", "/tmp",
-             "--bind", str(job), JOB_IN_SANDBOX]
+             "--perms", "1777", "--size", tmpfs, "--tmpfs", "/tmp"]
+    roots = _python_roots()
+    parents = sorted({p for r in roots for p in _ancestors(r)}, key=lambda p: (p.count("/"), p))
+    for p in parents:                      # traversable parents (the host's /root is 0700)
+        if p != "/tmp":
+            argv += ["--perms", "0755", "--dir", p]
+    for r in roots:
+        argv += ["--ro-bind", r, r]
+    argv += ["--bind", str(job), JOB_IN_SANDBOX]
     for p in _ancestors(RUNNER_IN_SANDBOX):
         argv += ["--perms", "0755", "--dir", p]
     if mpl_cache:
