@@ -450,3 +450,16 @@ def test_hostile_events_are_validated():
     assert set(r.probes) == {"p", "q"}
     assert r.probes["p"].status == "error" and r.probes["p"].error == "probe answer has the wrong shape"
     assert r.probes["q"].status == "not_run"
+
+
+def test_private_tmp_is_mounted_before_the_python_binds(tmp_path):
+    """bwrap applies mounts in order: a --tmpfs /tmp after the venv's bind would hide a venv that
+    lives under /tmp (CI checks the project out there)."""
+    from gradekit.config import Limits
+    from gradekit.sandbox import _bwrap_argv, _python_roots
+
+    argv = _bwrap_argv(tmp_path, 61000, Limits())
+    tmp_at = max(i for i, a in enumerate(argv) if a == "/tmp" and argv[i - 1] == "--tmpfs")
+    for root in _python_roots():
+        bind_at = next(i for i, a in enumerate(argv) if a == "--ro-bind" and argv[i + 1] == root)
+        assert tmp_at < bind_at, root
