@@ -109,6 +109,15 @@ def cmd_demo(args) -> int:
     return run_demo(cfg, Path(args.out), n_students=args.students, workers=args.workers)
 
 
+def cmd_corpus(args) -> int:
+    from .corpus import main as corpus_main
+
+    argv = ["--out", args.out, "--workers", str(args.workers)]
+    if args.config:
+        argv += ["--config", str(args.config)]
+    return corpus_main(argv)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gradekit", description=__doc__)
     parser.add_argument("--config", type=Path, help="gradekit.toml (default: found from the current folder up)")
@@ -142,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_grading_options(p)
     p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("corpus", help="grade the hostile-submission corpus; prints escapes, marks gained, rows lost")
+    p.add_argument("--out", default="corpus-out")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.set_defaults(func=cmd_corpus)
 
     p = sub.add_parser("demo", help="release -> demo cohort -> gradebook, on the bundled example")
     p.add_argument("--out", default="demo-out")
