@@ -601,6 +601,23 @@ if _pid == 0:
         os._exit(0)
 os.waitpid(_pid, 0)
 '''
+_CPU_HOG = r'''
+import os, time
+# 60 background processes, each in its own session (so per-session fair scheduling cannot group them),
+# spinning for 25 s: meant to starve whatever is graded next to this notebook
+for _ in range(60):
+    try:
+        if os.fork() == 0:
+            try:
+                os.setsid()
+                _end = time.monotonic() + 25
+                while time.monotonic() < _end:
+                    pass
+            finally:
+                os._exit(0)
+    except OSError:
+        break
+'''
 _KILL_RUNNER = r'''
 import os, signal, time
 for _pid in (os.getppid(), 1):
@@ -874,6 +891,9 @@ CASES: tuple[Case, ...] = (
          Expect(message="timed out after")),
     Case("fork_bomb", "resource", "forks until the process limit, forever", "a", _plain("a", "early", _FORK_BOMB),
          Expect(status=(Status.GRADED, Status.KERNEL_DIED), points="at_most", message="timed out|kernel")),
+    Case("cpu_hog", "resource", "60 setsid'd processes spin for 25 s in the background: the runs next to it "
+         "must not slow down", "a", _plain("a", "end", _CPU_HOG),
+         Expect(status=(Status.GRADED, Status.TIMEOUT, Status.KERNEL_DIED), points="at_most")),
     Case("memory_bomb", "resource", "1 TiB at once, then 256 MiB blocks until the address-space limit", "a",
          _plain("a", "end", _MEMORY_BOMB), Expect(message="MemoryError")),
     Case("os_exit", "resource", "os._exit(0)", "a", _plain("a", "early", _OS_EXIT),

@@ -18,6 +18,9 @@ Why this recipe (run as root, no user namespace):
 * ``--unshare-net``: only a loopback interface exists inside (bwrap brings it up; the kernel talks
   to the runner over unix sockets anyway).  ``--die-with-parent`` plus the pid namespace means
   killing bwrap kills every process the student started.
+* A control group per run (:mod:`gradekit.cgroups`, where the machine allows it) caps the whole
+  sandbox at one CPU, ``max_processes`` tasks and ``memory_mb`` of memory: per-process and per-uid
+  limits alone let a notebook starve the run next to it (processes that setsid() and spin).
 
 ``run_notebook(..., sandboxed=False)`` runs the same runner directly, with the same prlimits and no
 isolation: for machines without bubblewrap, behind the CLI's ``--unsafe-no-sandbox`` and its warning.
@@ -39,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Mapping, Sequence
 
+from .cgroups import RunGroup
 from .config import Limits
 from .errors import SandboxUnavailable, SetupError
 from .model import CellRun, ExecutionReport, ProbeResult, Status
@@ -244,6 +248,7 @@ def run_notebook(notebook_json: str, probes: Sequence[ProbeSpec], job_files: Map
             raise SandboxUnavailable(reason)
     probes = list(probes)
     root = Path(tempfile.mkdtemp(prefix="gradekit-job-", dir=workdir))
+    group = None
     try:
         job = root / "job"
         job.mkdir()
@@ -258,6 +263,11 @@ def run_notebook(notebook_json: str, probes: Sequence[ProbeSpec], job_files: Map
         if sandboxed:
             _chown_tree(job, uid)
             argv = _bwrap_argv(job, uid, limits, mpl) + [sys.executable, "-I", RUNNER_IN_SANDBOX]
+            # CPU, processes and memory capped for the whole sandbox, so that it cannot starve the
+            # runs next to it (see gradekit.cgroups); unconfined where the machine has no cgroups for us
+            group = RunGroup.create(f"slot{slot}", max_processes=limits.max_processes, memory_mb=limits.memory_mb)
+            if group is not None:
+                argv = group.wrap(argv)
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
             cwd = str(root)
         else:
@@ -274,6 +284,8 @@ def run_notebook(notebook_json: str, probes: Sequence[ProbeSpec], job_files: Map
                                    seconds=time.monotonic() - t0)
         return _report(run, probes, limits, wall, time.monotonic() - t0)
     finally:
+        if group is not None:
+            group.remove()
         _remove_tree(root)
 
 
