@@ -115,10 +115,12 @@ class TreeSampler:
         self.me = psutil.Process()
         self.interval = interval
         self.peaks: dict[int, int] = {}
+        self.anon_peaks: dict[int, int] = {}   # the same, counting only private (anonymous) pages
         self.single: dict[int, int] = {}
         self.labels: dict[int, str] = {}
         self.parents: dict[int, int] = {}
         self.total_peak = 0
+        self.cpu: dict[int, float] = {}      # latest user+system seconds of each process seen
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -138,6 +140,7 @@ class TreeSampler:
     def sample(self) -> None:
         ps = self.psutil
         rss: dict[int, int] = {}
+        anon: dict[int, int] = {}
         parent: dict[int, int] = {}
         try:
             procs = self.me.children(recursive=True)
@@ -146,28 +149,55 @@ class TreeSampler:
         for p in procs:
             try:
                 with p.oneshot():
-                    rss[p.pid] = p.memory_info().rss
+                    mem = p.memory_info()
+                    rss[p.pid], anon[p.pid] = mem.rss, mem.rss - mem.shared
                     parent[p.pid] = p.ppid()
+                    t = p.cpu_times()
+                    self.cpu[p.pid] = t.user + t.system
                     if p.pid not in self.labels:
                         self.labels[p.pid] = " ".join(p.cmdline())[:160]
             except ps.Error:
                 continue
-        subtree = dict(rss)
+        subtree, subtree_anon = dict(rss), dict(anon)
         for pid in rss:  # add each process's RSS to every ancestor's subtree
             q = parent.get(pid)
             while q in rss:
                 subtree[q] += rss[pid]
+                subtree_anon[q] += anon[pid]
                 q = parent.get(q)
         for pid, total in subtree.items():
             self.peaks[pid] = max(self.peaks.get(pid, 0), total)
+            self.anon_peaks[pid] = max(self.anon_peaks.get(pid, 0), subtree_anon[pid])
             self.single[pid] = max(self.single.get(pid, 0), rss[pid])
             self.parents[pid] = parent[pid]
         self.total_peak = max(self.total_peak, sum(rss.values()))
 
-    def workers_of(self, root_pid: int) -> dict[int, int]:
-        """Peak subtree RSS of the pool workers (spawned children) of root_pid."""
-        return {pid: peak for pid, peak in self.peaks.items()
+    def reset(self) -> None:
+        self.peaks.clear()
+        self.anon_peaks.clear()
+        self.cpu.clear()
+
+    def cpu_by_role(self) -> dict[str, float]:
+        """Sampled CPU seconds per kind of process (misses each process's last interval)."""
+        out: dict[str, float] = {}
+        for pid, secs in self.cpu.items():
+            out[role(self.labels.get(pid, ""))] = out.get(role(self.labels.get(pid, "")), 0.0) + secs
+        return out
+
+    def workers_of(self, root_pid: int, anon: bool = False) -> dict[int, int]:
+        """Peak subtree RSS (or private RSS) of the pool workers (spawned children) of root_pid."""
+        peaks = self.anon_peaks if anon else self.peaks
+        return {pid: peak for pid, peak in peaks.items()
                 if self.parents.get(pid) == root_pid and "spawn_main" in self.labels.get(pid, "")}
+
+
+def role(cmdline: str) -> str:
+    for needle, name in (("ipykernel_launcher", "kernel"), ("kernel_runner.py", "sandbox runner"),
+                         ("spawn_main", "pool worker"), ("bwrap", "bwrap"), ("--phase gradekit", "batch process"),
+                         ("nbgrader", "nbgrader")):
+        if needle in cmdline:
+            return name
+    return "other"
 
 
 def run_measured(argv: list[str], *, env: dict, cwd: Path | str, log: Path) -> dict:
@@ -299,12 +329,14 @@ def run_nbgrader(cohort, files, source_nb_text, cfg, work: Path, sampler: TreeSa
                        log=course_dir / "generate_assignment.log")
     if gen["returncode"] != 0:
         raise SystemExit(f"nbgrader generate_assignment failed; see {course_dir / 'generate_assignment.log'}")
-    sampler.peaks.clear()
+    sampler.reset()
     res = run_measured([nbgrader, "autograde", cfg.assignment, "--force"], env=env, cwd=course_dir,
                        log=course_dir / "autograde.log")
     if res["returncode"] != 0:
         print(f"  WARNING: nbgrader autograde exited {res['returncode']}; see {course_dir / 'autograde.log'}")
     res["tree_peak_bytes"] = sampler.peaks.get(res["pid"], 0)
+    res["tree_anon_peak_bytes"] = sampler.anon_peaks.get(res["pid"], 0)
+    res["cpu_by_role"] = sampler.cpu_by_role()
     res["scores"] = nbgrader_scores(course_dir, cfg.assignment, [s["key"] for s in cohort])
     res["generate_assignment_s"] = gen["wall_s"]
     return res
@@ -314,9 +346,13 @@ def run_nbgrader(cohort, files, source_nb_text, cfg, work: Path, sampler: TreeSa
 
 def phase_gradekit(args) -> None:
     """Grade <out>/submissions with grade_batch; write <out>/gradekit/bench.json."""
+    import psutil
+
     from gradekit import executors
     from gradekit.batch import grade_batch
     from gradekit.store import ResultStore
+
+    started = psutil.Process().create_time()
 
     cfg = load_cfg(args)
     out = Path(args.out) / "gradekit"
@@ -328,21 +364,70 @@ def phase_gradekit(args) -> None:
             marks["arrivals"].append([result.key, time.perf_counter() - marks["pool_start"]])
             on_result(result)
         marks["pool_start"] = time.perf_counter()
+        marks["before_pool_s"] = marks["pool_start"] - t0    # intake, store
         try:
             return real_run_local(subs, cfg, workers=workers, on_result=note)
         finally:
             marks["pool_s"] = time.perf_counter() - marks["pool_start"]
 
     executors.run_local = timed_run_local
+    reaper = OrphanReaper()
+    marks["startup_s"] = time.time() - started      # interpreter and imports, before grade_batch
     t0 = time.perf_counter()
     summary = grade_batch(cfg, [Path(args.out) / "submissions"], out, workers=args.workers, progress=False)
     marks["grade_batch_s"] = time.perf_counter() - t0
+    marks["after_pool_s"] = marks["grade_batch_s"] - marks["before_pool_s"] - marks["pool_s"]  # gradebook, reports
+    reaper.stop()
     with ResultStore(out / "results.sqlite", readonly=True) as store:
         results = store.all()
     marks["results"] = {r.key: {"status": str(r.status), "message": r.message, "timings": dict(r.timings),
                                 "parts": _parts(r)} for r in results}
     marks["summary"] = summary
     (out / "bench.json").write_text(json.dumps(marks, indent=1))
+
+
+class OrphanReaper:
+    """Make this process a child subreaper and reap the orphans that land here, so that their CPU
+    time counts in our RUSAGE_CHILDREN.
+
+    bubblewrap with --unshare-pid reports its namespace's exit status through a pipe and exits
+    without waiting for the namespace's init, so the sandbox's processes (runner, kernel) are never
+    reaped by anything in our tree and their CPU time would be missing from any rusage.  Only
+    zombies named bwrap are reaped here: the pool's own workers are left to multiprocessing."""
+
+    PR_SET_CHILD_SUBREAPER = 36
+
+    def __init__(self, interval: float = 0.2):
+        import ctypes
+
+        import psutil
+
+        self.psutil = psutil
+        ctypes.CDLL(None, use_errno=True).prctl(self.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        self.reaped = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.2):
+            self.reap()
+
+    def reap(self) -> None:
+        ps = self.psutil
+        for p in ps.Process().children():
+            try:
+                if p.status() == ps.STATUS_ZOMBIE and p.name() == "bwrap":
+                    os.wait4(p.pid, os.WNOHANG)
+                    self.reaped += 1
+            except (ps.Error, ChildProcessError):
+                continue
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        time.sleep(0.5)
+        self.reap()
 
 
 def _parts(result) -> dict:
@@ -361,14 +446,16 @@ def run_gradekit(cohort, cfg, args, work: Path, sampler: TreeSampler) -> dict:
     shutil.rmtree(cfg.cache / "reference", ignore_errors=True)  # cold: every CID's reference is computed
     argv = [sys.executable, str(Path(__file__).resolve()), "--phase", "gradekit", "--out", str(work),
             "--profile", args.profile, "--workers", str(args.workers), "--cache", str(cfg.cache)]
-    sampler.peaks.clear()
+    sampler.reset()
     res = run_measured(argv, env=base_env(), cwd=REPO, log=work / "gradekit.log")
     if res["returncode"] != 0:
         raise SystemExit(f"the gradekit phase failed; see {work / 'gradekit.log'}")
     res.update(json.loads((work / "gradekit" / "bench.json").read_text()))
     res["worker_peaks_bytes"] = sorted(sampler.workers_of(res["pid"]).values(), reverse=True)
+    res["worker_anon_peaks_bytes"] = sorted(sampler.workers_of(res["pid"], anon=True).values(), reverse=True)
     res["tree_peak_bytes"] = sampler.peaks.get(res["pid"], 0)
     res["phase_process_peak_bytes"] = sampler.single.get(res["pid"], 0)
+    res["cpu_by_role"] = sampler.cpu_by_role()
     return res
 
 
@@ -395,10 +482,17 @@ def report(args, cohort, floor, nbg, gk, load_before, load_after, cores) -> str:
     nb_cpu = sum(v.get("kernel_cpu_s", 0.0) for v in floor["notebooks"].values())
     ref_wall = sum(v["wall_s"] for v in floor["references"].values())
     ref_cpu = sum(v["cpu_s"] for v in floor["references"].values())
-    floor_s = (nb_wall + ref_wall) / cores
-    add(f"floor: notebooks {nb_wall:.1f} s (kernel CPU {nb_cpu:.1f} s, plain nbclient, 1 thread) + reference sweeps "
-        f"{ref_wall:.1f} s ({len(floor['references'])} CIDs, 1 thread) = {nb_wall + ref_wall:.1f} s of one core; "
-        f"/ {cores} cores = {floor_s:.1f} s")
+    # The floor is compute: CPU seconds of the kernels and of the reference sweeps.  Their wall times
+    # are shown too; on a shared machine they grow with other people's load, CPU seconds hardly do.
+    floor_s = (nb_cpu + ref_cpu) / cores
+    add(f"floor: notebooks {nb_cpu:.1f} s CPU (kernels, plain nbclient, 1 thread; {nb_wall:.1f} s wall) + "
+        f"reference sweeps {ref_cpu:.1f} s CPU ({len(floor['references'])} CIDs, 1 thread; {ref_wall:.1f} s wall) "
+        f"= {nb_cpu + ref_cpu:.1f} s of one core; / {cores} cores = {floor_s:.1f} s  "
+        f"(from wall times: {(nb_wall + ref_wall) / cores:.1f} s)")
+    share = (nb_cpu + ref_cpu) / (nb_wall + ref_wall) if nb_wall + ref_wall else float("nan")
+    if share < 0.9:
+        add(f"WARNING: the floor's single-threaded runs got {share:.0%} of a core (CPU/wall): other processes "
+            f"competed for the cores, so every wall time below is inflated; the CPU times are not")
     add("")
     # main table
     w = 26
@@ -418,7 +512,13 @@ def report(args, cohort, floor, nbg, gk, load_before, load_after, cores) -> str:
     wp = gk["worker_peaks_bytes"]
     row("peak RSS per worker (sampled)", fmt_mib(nbg["tree_peak_bytes"]) + " (1)" if nbg else "",
         ", ".join(fmt_mib(b) for b in wp) or "?")
+    row("  private pages only", fmt_mib(nbg["tree_anon_peak_bytes"]) + " (1)" if nbg else "",
+        ", ".join(fmt_mib(b) for b in gk["worker_anon_peaks_bytes"]) or "?")
     row("peak RSS, batch process", "", fmt_mib(gk["phase_process_peak_bytes"]))
+    roles = sorted(set(gk["cpu_by_role"]) | set((nbg or {}).get("cpu_by_role", {})))
+    for r in roles:
+        row(f"  CPU, {r} (sampled)", f"{nbg['cpu_by_role'].get(r, 0):.1f} s" if nbg else "",
+            f"{gk['cpu_by_role'].get(r, 0):.1f} s")
     add("")
     # stages
     res = gk["results"]
@@ -429,8 +529,12 @@ def report(args, cohort, floor, nbg, gk, load_before, load_after, cores) -> str:
         if vals:
             add(f"  {stage:10}{sum(vals):9.2f}{statistics.median(vals):9.2f}{max(vals):9.2f}")
     stage_sum = sum(sum(r["timings"].values()) for r in res.values())
+    refs = [r["timings"].get("reference", 0.0) for r in res.values()]
     add(f"  in stages {stage_sum:.1f} s of {gk['pool_s'] * args.workers:.1f} worker-seconds in the pool; "
-        f"outside the pool (intake, start-up, gradebook, reports) {g_wall - gk['pool_s']:.1f} s")
+        f"{sum(1 for x in refs if x > 0)} reference sweeps computed ({sum(refs):.1f} s; the floor counts "
+        f"{len(floor['references'])})")
+    add(f"  outside the pool {g_wall - gk['pool_s']:.1f} s: start-up (interpreter, imports) {gk['startup_s']:.1f} s, "
+        f"intake + store {gk['before_pool_s']:.1f} s, gradebook + reports {gk['after_pool_s']:.1f} s")
     add("")
     # per student
     add(f"  {'key':4} {'variant':36}{'floor nb':>9}{'sandbox':>9}{'ref':>7}{'judge':>7}  {'status':8}"
@@ -467,9 +571,20 @@ def report(args, cohort, floor, nbg, gk, load_before, load_after, cores) -> str:
         f"{verdict(g_wall <= TARGET_WALL_OVER_FLOOR * floor_s)}")
     add(f"  harness overhead <= {TARGET_OVERHEAD_S:g} s / submission     {overhead:9.2f}s  "
         f"{verdict(overhead <= TARGET_OVERHEAD_S)}   ((wall - floor) x {cores} cores / {n})")
+    cid_of = {s["key"]: s["cid"] for s in cohort}
+    needed = {cid_of[k] for k, r in res.items() if r["timings"].get("reference", 0.0) > 0 and k in cid_of}
+    needed_floor = (nb_cpu + sum(v["cpu_s"] for c, v in floor["references"].items() if c in needed)) / cores
+    add(f"  (against the work the checks needed -- the notebooks and the {len(needed)} reference sweeps they asked "
+        f"for, {needed_floor:.1f} s -- wall is {g_wall / needed_floor:.2f}x and the overhead "
+        f"{(g_wall - needed_floor) * cores / n:+.2f} s per submission)")
     worst = max(wp) if wp else 0
     add(f"  peak memory per worker <= 2 GiB           {worst / GiB:8.2f}GiB  "
-        f"{verdict(bool(wp) and worst <= TARGET_WORKER_BYTES)}")
+        f"{verdict(bool(wp) and worst <= TARGET_WORKER_BYTES)}   (RSS summed over the worker, its sandbox and "
+        f"kernel: shared library pages counted in each)")
+    floor_cpu = nb_cpu + ref_cpu
+    add(f"  (CPU beyond the floor's {floor_cpu:.1f} s, per submission: gradekit {(gk['cpu_s'] - floor_cpu) / n:+.2f} s"
+        + (f", nbgrader {(nbg['cpu_s'] - floor_cpu) / n:+.2f} s;" if nbg else ";")
+        + (f" CPU-time throughput ratio, cores fully used: {nbg['cpu_s'] / (gk['cpu_s'] / cores):.2f}x)" if nbg else ")"))
     if nbg and disagree:
         add(f"  NOTE: {disagree} submission(s) got different full-mark parts from the two graders (see above)")
     return "\n".join(lines)
