@@ -10,8 +10,6 @@ import torch
 import torch.nn as nn
 import torch.optim as optim
 from torch.utils.data import DataLoader
-from torchvision import datasets
-from torchvision.transforms import ToTensor
 
 from reference._rng import preserved_global_rng
 
@@ -60,6 +58,11 @@ def param_count(model: nn.Module) -> int:
 
 def load_fashion_mnist(root, train: bool):
     """The chapter's loader. ``download=True`` does not touch the network when the raw files exist."""
+    # torchvision is imported here, not at the top: its import (~1.4 s of CPU, torch._dynamo and sympy
+    # included) would otherwise be paid by every grading worker whose checks only need SimpleCNN.
+    from torchvision import datasets
+    from torchvision.transforms import ToTensor
+
     return datasets.FashionMNIST(root=root, train=train, download=True, transform=ToTensor())
 
 
