@@ -94,22 +94,37 @@ class PixelPredictionModel(nn.Module):
 def train_pixel_model(model: nn.Module, inputs, targets, lr: float, num_epochs: int = 5) -> list[float]:
     """The chapter's loop (SGD, MSE, one image per step, in order); returns each epoch's mean loss.
 
-    A divergent rate yields inf/nan losses, which are returned, not raised.
+    A divergent rate yields inf/nan losses, which are returned, not raised.  Training stops early once a
+    weight is nan (the remaining epoch means are nan either way; lr 1.5 gets there in ~130 steps).
     """
     criterion = nn.MSELoss()
     optimizer = optim.SGD(model.parameters(), lr=lr)
     epoch_losses = []
-    for _ in range(num_epochs):
+    for epoch in range(num_epochs):
         total_loss = 0.0
-        for image, ground_truth in zip(inputs, targets):
+        for step, (image, ground_truth) in enumerate(zip(inputs, targets)):
             optimizer.zero_grad()
             output = model(image)
             loss = criterion(output, ground_truth)
             loss.backward()
             optimizer.step()
-            total_loss += loss.item()
+            value = loss.item()
+            total_loss += value
+            if not math.isfinite(value) and _has_nan(model):
+                # Diverged for good: once a weight is nan, every later output of this network is nan
+                # (nan * 0 is nan, ReLU keeps nan), so is every later loss and every later gradient.
+                # Every epoch mean from the next step on is therefore nan: stop here, same result.
+                # (inf alone is not enough: a ReLU channel with bias -inf is dead but finite.)
+                last = step == len(inputs) - 1
+                epoch_losses.append(total_loss / len(inputs) if last else math.nan)
+                epoch_losses += [math.nan] * (num_epochs - epoch - 1)
+                return epoch_losses
         epoch_losses.append(total_loss / len(inputs))
     return epoch_losses
+
+
+def _has_nan(model: nn.Module) -> bool:
+    return any(bool(torch.isnan(p).any()) for p in model.parameters())
 
 
 def lr_sweep(

@@ -282,6 +282,42 @@ def test_sweep_divergence_and_no_side_effects():
     assert best_lr(result) == 0.1
 
 
+def test_early_stop_on_nan_gives_the_full_loops_losses(monkeypatch):
+    """train_pixel_model stops once a weight is nan; the epoch losses must equal the full chapter loop's."""
+    import torch.optim as optim
+
+    from reference import microscopy
+
+    stops = []
+    has_nan = microscopy._has_nan
+    monkeypatch.setattr(microscopy, "_has_nan", lambda model: stops.append(has_nan(model)) or stops[-1])
+
+    def full_loop(model, inputs, targets, lr, num_epochs):
+        criterion, optimizer, out = nn.MSELoss(), optim.SGD(model.parameters(), lr=lr), []
+        for _ in range(num_epochs):
+            total = 0.0
+            for x, y in zip(inputs, targets):
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+                total += loss.item()
+            out.append(total / len(inputs))
+        return out
+
+    inputs, targets = make_training_set(40)
+    with torch_threads(1):
+        for cid in (1, 2, 3):
+            for lr in (0.1, 1.5, 2.0, 3.0, 100.0):
+                torch.manual_seed(cid)
+                want = full_loop(PixelPredictionModel(), inputs, targets, lr, 3)
+                torch.manual_seed(cid)
+                got = train_pixel_model(PixelPredictionModel(), inputs, targets, lr=lr, num_epochs=3)
+                assert len(got) == len(want)
+                assert all(g == w or (math.isnan(g) and math.isnan(w)) for g, w in zip(got, want)), (cid, lr, got, want)
+    assert sum(stops) >= 6  # the early stop did happen (lr 3 and 100 at least, for each CID)
+
+
 def test_best_lr():
     assert best_lr({0.001: 0.006, 0.1: 0.0009, 0.9: 0.005, 1.5: math.nan}) == 0.1
     assert best_lr({0.5: 0.002, 0.1: 0.002, 2.0: math.inf}) == 0.1
