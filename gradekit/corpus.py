@@ -53,7 +53,7 @@ from .hostile import CASES, CID_A, CID_B, CONTROLS, LEAK_MARK, PWNED, Case, Ctx,
 from .model import Status, SubmissionResult
 
 #: The corpus's limits (the tiny profile grades an honest notebook in 10-20 s on a loaded 2-core machine).
-CORPUS_LIMITS = dict(cell_timeout_s=15, notebook_timeout_s=60, probe_timeout_s=10, max_processes=64)
+CORPUS_LIMITS = dict(cell_timeout_s=15, notebook_timeout_s=75, probe_timeout_s=10, max_processes=64)
 CORPUS_PROFILE = "tiny"
 SECRET_PREFIX = "gk-canary-"
 CANARY_ENV = "GRADEKIT_CORPUS_CANARY"
@@ -312,6 +312,7 @@ class CorpusSummary:
     time_bound_s: float                  # what the configured limits allow for the batch
     run_bound_s: float                   # what they allow for one sandboxed run
     out_dir: Path
+    confinement: str = ""                # whether runs had their own control groups (gradekit.cgroups)
 
     @property
     def ok(self) -> bool:
@@ -335,7 +336,7 @@ class CorpusSummary:
         parts += [f"ESCAPE: {e}" for e in self.escapes]
         parts += [f"PROBLEM: {p}" for p in self.problems]
         parts.append(f"batch: {self.seconds:.0f} s (its limits allow {self.time_bound_s:.0f} s; one sandboxed run "
-                     f"{self.run_bound_s:.0f} s); outputs in {self.out_dir}")
+                     f"{self.run_bound_s:.0f} s); {self.confinement}; outputs in {self.out_dir}")
         parts.append(self.line())
         return "\n".join(parts)
 
@@ -500,6 +501,7 @@ def run_corpus(cfg: Config, out_dir: Path, workers: int = 2, *, only: Sequence[s
     does not work: the corpus is about the sandbox, and is never run without it.
     """
     from .batch import grade_batch
+    from .cgroups import problem as cgroups_problem
     from .errors import SandboxUnavailable
     from .executors import run_local
     from .grading import Course
@@ -544,6 +546,8 @@ def run_corpus(cfg: Config, out_dir: Path, workers: int = 2, *, only: Sequence[s
             os.environ[CANARY_ENV] = old_env
 
     bound_one = run_bound(cfg, course)
+    why_not = cgroups_problem()
+    confinement = "each run in its own control group" if why_not is None else f"runs NOT confined: {why_not}"
     results = _results_by_key(gradebook_dir / "results.sqlite")
     outcomes, escapes, problems, gained, rows_lost, seen = judge_corpus(built.cases, results, solo, secret, bound_one)
 
@@ -563,7 +567,7 @@ def run_corpus(cfg: Config, out_dir: Path, workers: int = 2, *, only: Sequence[s
     return CorpusSummary(cases=sum(c.group != "control" for c in built.cases), escapes=escapes,
                          marks_gained=gained, rows_lost=rows_lost, problems=problems, controls=seen,
                          outcomes=outcomes, seconds=seconds, time_bound_s=batch_bound, run_bound_s=bound_one,
-                         out_dir=out_dir)
+                         out_dir=out_dir, confinement=confinement)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -603,14 +603,14 @@ os.waitpid(_pid, 0)
 '''
 _CPU_HOG = r'''
 import os, time
-# 60 background processes, each in its own session (so per-session fair scheduling cannot group them),
-# spinning for 25 s: meant to starve whatever is graded next to this notebook
-for _ in range(60):
+# 30 background processes, each in its own session (so per-session fair scheduling cannot group them),
+# spinning for 20 s: meant to starve whatever is graded next to this notebook
+for _ in range(30):
     try:
         if os.fork() == 0:
             try:
                 os.setsid()
-                _end = time.monotonic() + 25
+                _end = time.monotonic() + 20
                 while time.monotonic() < _end:
                     pass
             finally:
@@ -891,7 +891,7 @@ CASES: tuple[Case, ...] = (
          Expect(message="timed out after")),
     Case("fork_bomb", "resource", "forks until the process limit, forever", "a", _plain("a", "early", _FORK_BOMB),
          Expect(status=(Status.GRADED, Status.KERNEL_DIED), points="at_most", message="timed out|kernel")),
-    Case("cpu_hog", "resource", "60 setsid'd processes spin for 25 s in the background: the runs next to it "
+    Case("cpu_hog", "resource", "30 setsid'd processes spin for 20 s in the background: the runs next to it "
          "must not slow down", "a", _plain("a", "end", _CPU_HOG),
          Expect(status=(Status.GRADED, Status.TIMEOUT, Status.KERNEL_DIED), points="at_most")),
     Case("memory_bomb", "resource", "1 TiB at once, then 256 MiB blocks until the address-space limit", "a",
