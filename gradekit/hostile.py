@@ -88,7 +88,7 @@ class Ctx:
 # ==================================================================================================
 # Hostile cells.  Everything they find goes through _gk_report, which makes it visible in the grade.
 
-_PRELUDE = r'''# gradekit corpus: a hostile cell (gradekit/corpus.py)
+_PRELUDE = r'''# gradekit corpus: a hostile cell (gradekit/hostile.py)
 import json as _gk_json, os as _gk_os, sys as _gk_sys
 _GK = _gk_json.loads(__TARGETS__)
 _gk_found = []
@@ -188,8 +188,7 @@ for _pid in [p for p in _gk_os.listdir("/proc") if p.isdigit()]:
     except BaseException:
         continue
     for _what in ("environ", "mem", "maps", "stack"):
-        if _gk_read("/proc/%s/%s" % (_pid, _what), "grader process") is not None and _what == "environ":
-            pass
+        _gk_read("/proc/%s/%s" % (_pid, _what), "grader process")
     try:
         _gk_note("fds of grader process %s: %s" % (_pid, _gk_os.listdir("/proc/%s/fd" % _pid)[:6]))
     except BaseException:
