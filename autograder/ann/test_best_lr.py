@@ -46,3 +46,8 @@ def test_best_lr_matches_reference(course, probes, exercise, request):
     best = _consistent_best(course, probes, exercise)
     expected_sweep = request.getfixturevalue("expected_sweep")   # computed only when needed
     expect(best == best_lr(expected_sweep), f"best_lr = {best:g} is not the best rate for your CID")
+    # A best_lr only counts with the training behind it: the student's own loss at that rate must be
+    # the real one (made-up lr_results whose minimum happens to sit at the right rate score nothing).
+    student = course.student_sweep(probes["sweep"].value)
+    matches = course.sweep_matches({best: student[best]}, {best: expected_sweep[best]}, exercise["rtol"])
+    expect(matches[best], f"your final loss at best_lr = {best:g} does not match the expected value for your CID")

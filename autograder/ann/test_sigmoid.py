@@ -46,4 +46,4 @@ def test_vectorised_and_extreme_inputs(probes):
            if not (math.isfinite(values[i]) and math.isclose(values[i], want[i], rel_tol=1e-7, abs_tol=1e-12))]
     if bad:
         i = max(bad, key=lambda j: abs(xs[j]))
-        pytest.fail(f"sigmoid({xs[i]:g}) returned {values[i]!r}; expected {float(want[i])!r}")
+        pytest.fail(f"sigmoid({xs[i]:g}) returned {float(values[i])!r}; expected {float(want[i])!r}")
