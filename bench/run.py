@@ -6,7 +6,8 @@
 1. builds a cohort of N submissions from the release (correct and flawed, distinct CIDs) with
    autograder/<assignment>/variants.py;
 2. measures the floor: each notebook run once with plain nbclient (no sandbox, one thread), plus the
-   reference sweep of each distinct CID at one thread; floor = their sum / cores;
+   reference sweep of each distinct CID at one thread; floor = their CPU seconds / cores (wall times
+   are printed too: on a shared machine they grow with other people's load, CPU seconds hardly do);
 3. grades the cohort with `nbgrader autograde` (a temporary course folder: the instructor source, so
    nbgrader has the hidden tests that recompute the reference sweep inline; serial; one thread);
 4. grades it with gradekit's batch grader (local pool, one worker per core, a cold reference cache);
@@ -154,8 +155,8 @@ class TreeSampler:
                     parent[p.pid] = p.ppid()
                     t = p.cpu_times()
                     self.cpu[p.pid] = t.user + t.system
-                    if p.pid not in self.labels:
-                        self.labels[p.pid] = " ".join(p.cmdline())[:160]
+                    # read each time: a spawned worker shows its parent's command line until it execs
+                    self.labels[p.pid] = " ".join(p.cmdline())[:160]
             except ps.Error:
                 continue
         subtree, subtree_anon = dict(rss), dict(anon)
