@@ -156,7 +156,10 @@ class TreeSampler:
                     t = p.cpu_times()
                     self.cpu[p.pid] = t.user + t.system
                     # read each time: a spawned worker shows its parent's command line until it execs
-                    self.labels[p.pid] = " ".join(p.cmdline())[:160]
+                    # (and a zombie shows none: keep the last one seen)
+                    label = " ".join(p.cmdline())[:160]
+                    if label:
+                        self.labels[p.pid] = label
             except ps.Error:
                 continue
         subtree, subtree_anon = dict(rss), dict(anon)
