@@ -88,7 +88,9 @@ def run_demo(cfg: Config, out: Path, *, n_students: int = 6, workers: int = 2) -
     print(f"2/3 demo cohort: {len(cohort)} students in {zpath} (+ roster {rpath} with one student who did not submit)")
     print("3/3 grading (each notebook runs in the sandbox; reference results are cached per CID)")
     print(grade_batch(cfg, [zpath], out, roster=rpath, workers=workers))
-    df = pd.read_csv(out / "gradebook.csv")
+    from .gradebook import read_gradebook
+
+    df = read_gradebook(out / "gradebook.csv")
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):
         print(df.drop(columns=["message"]).to_string(index=False))
         print()

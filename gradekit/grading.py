@@ -62,7 +62,10 @@ class Course:
 
     @cached_property
     def parts(self) -> list[str]:
-        return parts_of(self.cfg.checks)
+        """Gradebook columns: the course's PARTS order (the notebook's), then any other check file."""
+        found = parts_of(self.cfg.checks)
+        order = [p for p in getattr(self.module, "PARTS", ()) if p in found]
+        return order + [p for p in found if p not in order]
 
     @cached_property
     def reference_code_hash(self) -> str:
@@ -182,7 +185,7 @@ def _judge(sub: Submission, course: Course, executed: Executed, *, visible_only:
     status, message = report.status, report.message
     if status == Status.GRADED and not sub.identity.cid_ok:
         status = Status.NO_CID
-        message = f"{sub.identity.cid_problem}; parts graded against your CID score 0. {message}".strip()
+        message = f"{sub.identity.cid_problem.rstrip('.')}; parts graded against your CID score 0. {message}".strip()
     return SubmissionResult(
         key=sub.key, file=sub.source_name, name=sub.identity.name, cid=sub.identity.cid,
         status=status, message=message, checks=checks, flags=sub.flags, timings=timings,

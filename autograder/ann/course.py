@@ -16,6 +16,7 @@ import numpy as np
 from gradekit.probes import ProbeSpec
 
 HERE = Path(__file__).resolve().parent
+PARTS = ("perceptron", "sigmoid", "simple_cnn", "lr_sweep", "best_lr")   # gradebook columns, in notebook order
 SIMPLE_CNN_STATE_SEED = 0
 SIMPLE_CNN_STATE_FILE = "probe_data/simple_cnn_state.pt"
 
