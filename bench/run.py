@@ -493,10 +493,16 @@ def report(args, cohort, floor, nbg, gk, load_before, load_after, cores) -> str:
         f"reference sweeps {ref_cpu:.1f} s CPU ({len(floor['references'])} CIDs, 1 thread; {ref_wall:.1f} s wall) "
         f"= {nb_cpu + ref_cpu:.1f} s of one core; / {cores} cores = {floor_s:.1f} s  "
         f"(from wall times: {(nb_wall + ref_wall) / cores:.1f} s)")
-    share = (nb_cpu + ref_cpu) / (nb_wall + ref_wall) if nb_wall + ref_wall else float("nan")
-    if share < 0.9:
-        add(f"WARNING: the floor's single-threaded runs got {share:.0%} of a core (CPU/wall): other processes "
-            f"competed for the cores, so every wall time below is inflated; the CPU times are not")
+    # Contention from other processes: each phase's CPU over what it could have used.
+    shares = [("the floor's single-threaded runs", (nb_cpu + ref_cpu) / (nb_wall + ref_wall), 1)]
+    if nbg:
+        shares.append(("nbgrader (serial)", nbg["cpu_s"] / nbg["wall_s"], 1))
+    shares.append((f"gradekit's {args.workers} workers", gk["cpu_s"] / gk["wall_s"] / min(args.workers, cores),
+                   min(args.workers, cores)))
+    for what, share, n_cores in shares:
+        if share < 0.85:
+            add(f"WARNING: {what} got {share:.0%} of {'a core' if n_cores == 1 else f'{n_cores} cores'} "
+                f"(CPU/wall): other processes competed for the machine, so its wall time is inflated")
     add("")
     # main table
     w = 26
