@@ -64,30 +64,32 @@ def _init_worker() -> None:
     _worker_state["slot"] = claim_slot()
 
 
+def _slot() -> int:
+    """This worker's sandbox slot; a Dask worker gets its set-up here, on its first task."""
+    if "slot" not in _worker_state:
+        _init_worker()
+    return _worker_state["slot"]
+
+
 def grade_in_worker(sub: Submission, cfg: Config, visible_only: bool = False) -> SubmissionResult:
     """The task both engines run.  Picklable arguments only; the course is loaded once per worker."""
     from .grading import grade_submission
 
-    if "slot" not in _worker_state:
-        _init_worker()
-    return grade_submission(sub, _course_for(cfg), visible_only=visible_only, slot=_worker_state["slot"])
+    return grade_submission(sub, _course_for(cfg), visible_only=visible_only, slot=_slot())
 
 
 def execute_in_worker(sub: Submission, cfg: Config):
     """The local pool's first task: the sandboxed run -> grading.Executed (or a final result)."""
     from .grading import execute_submission
 
-    if "slot" not in _worker_state:
-        _init_worker()
-    return execute_submission(sub, _course_for(cfg), slot=_worker_state["slot"])
+    return execute_submission(sub, _course_for(cfg), slot=_slot())
 
 
 def judge_in_worker(sub: Submission, cfg: Config, executed, visible_only: bool = False) -> SubmissionResult:
     """The local pool's second task: reference values and checks for an executed submission."""
     from .grading import judge_submission
 
-    if "slot" not in _worker_state:
-        _init_worker()
+    _slot()  # single-thread set-up, as for the run
     return judge_submission(sub, _course_for(cfg), executed, visible_only=visible_only)
 
 

@@ -33,21 +33,14 @@ class Course:
 
     @cached_property
     def module(self) -> ModuleType:
-        path = self.cfg.checks / "course.py"
-        if not path.is_file():
-            raise SetupError(f"{path} is missing: the checks folder needs a course.py (profiles, files, probes)")
-        name = f"gradekit_course_{self.cfg.assignment}"
-        if name in sys.modules:
-            return sys.modules[name]
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        return module
+        """autograder/<assignment>/course.py: profiles, files for the sandbox, probes."""
+        return self.content_module("course")
 
     def content_module(self, name: str) -> ModuleType:
-        """Another module of the checks folder (e.g. `variants`), loaded by path like course.py."""
+        """A module of the checks folder (`course`, `variants`), loaded by path, once per process."""
         path = self.cfg.checks / f"{name}.py"
+        if not path.is_file():
+            raise SetupError(f"{path} is missing: the checks folder needs a {name}.py")
         mod_name = f"gradekit_course_{self.cfg.assignment}_{name}"
         if mod_name not in sys.modules:
             spec = importlib.util.spec_from_file_location(mod_name, path)
