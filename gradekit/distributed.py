@@ -4,7 +4,8 @@ Dask does the scheduling, the retries and the bookkeeping of lost workers; this 
 the task graph and turns what comes back into exactly one result per submission:
 
     reference-<cid>  one task per distinct valid CID: the course's per-CID reference work
-                     (`course.reference_tasks(profile, cid)`), computed once for the cohort
+                     (`course.precompute_reference(reference, profile, cid)`), computed once for
+                     the cohort; it returns every (fn, kwargs, value) the course asked of the reference
     grade-<key>      one task per submission: executors.grade_in_worker (the very function the local
                      pool runs: sandbox, probes, judge), after priming the worker's ReferenceCache
                      with its CID's reference values, so that no worker computes them again
@@ -103,27 +104,27 @@ def _prepare_worker(cfg: Config, checks_hash: str | None) -> None:
                              f"client's ({checks_hash}): update the repository on every worker host")
 
 
-def reference_values(cfg: Config, cid: int) -> list[Any] | None:
-    """Task: the course's reference values for one CID (None when the course declares none, or when
-    computing them failed: each grading task then computes what it needs, exactly as locally)."""
+def reference_values(cfg: Config, cid: int) -> list[tuple[Callable, dict, Any]] | None:
+    """Task: the course's per-CID reference work, as the (fn, kwargs, value) calls it made of the
+    reference (None when the course declares none, or when computing it failed: each grading task then
+    computes what it needs, exactly as locally)."""
     try:
         _prepare_worker(cfg, None)
         course = _course_for(cfg)
-        tasks = getattr(course.module, "reference_tasks", None)
-        if tasks is None:
+        precompute = getattr(course.module, "precompute_reference", None)
+        if precompute is None:
             return None
-        return [course.reference(fn, **kwargs) for fn, kwargs in tasks(course.profile, cid)]
+        recording = course.reference.recording()
+        precompute(recording, course.profile, cid)
+        return recording.calls
     except Exception:  # noqa: BLE001 - an optimisation only: the grading task reports real problems
         return None
 
 
-def prime_reference(course, cid: int, values: list[Any]) -> int:
-    """Seed this worker's ReferenceCache with values computed by reference_values (anywhere).
-    Returns how many entries were written."""
-    tasks = course.module.reference_tasks(course.profile, cid)
-    if len(tasks) != len(values):
-        return 0  # the course content changed under us; the checks will compute what they need
-    return sum(course.reference.prime(fn, kwargs, value) for (fn, kwargs), value in zip(tasks, values))
+def prime_reference(course, calls: list[tuple[Callable, dict, Any]]) -> int:
+    """Seed this worker's ReferenceCache with calls recorded by reference_values (anywhere).
+    Returns how many entries were written (an existing entry is kept)."""
+    return sum(course.reference.prime(fn, kwargs, value) for fn, kwargs, value in calls)
 
 
 def grade_task(sub: Submission, cfg: Config, checks_hash: str | None,
@@ -132,7 +133,7 @@ def grade_task(sub: Submission, cfg: Config, checks_hash: str | None,
     try:
         _prepare_worker(cfg, checks_hash)
         if reference is not None and sub.identity.cid_ok:
-            prime_reference(_course_for(cfg), sub.identity.cid, reference)
+            prime_reference(_course_for(cfg), reference)
         return grade_in_worker(sub, cfg)
     except SetupError as e:
         return WorkerSetupFailed(socket.gethostname(), str(e))
@@ -169,7 +170,7 @@ def run_dask(subs: Iterable[Submission], cfg: Config, *, scheduler: "str | distr
 
     course = Course(cfg)
     checks_hash = course.checks_hash
-    per_cid = getattr(course.module, "reference_tasks", None) is not None
+    per_cid = getattr(course.module, "precompute_reference", None) is not None
     run = uuid.uuid4().hex[:8]
     own = not isinstance(scheduler, Client)
     try:

@@ -100,8 +100,25 @@ class ReferenceCache:
         self._write(path, fn, kwargs, value)
         return True
 
+    def recording(self) -> "RecordingReference":
+        return RecordingReference(self)
+
     def _write(self, path: Path, fn: Callable, kwargs: dict, value: Any) -> None:
         tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps({"fn": f"{fn.__module__}.{fn.__qualname__}", "kwargs": _encode(kwargs),
                                    "value": _encode(value)}))
         os.replace(tmp, path)  # atomic: readers never see half a file
+
+
+class RecordingReference:
+    """A ReferenceCache that also remembers every (fn, kwargs, value) asked of it, so that what one
+    process computed can be primed into another's cache (the Dask engine ships these triples)."""
+
+    def __init__(self, cache: ReferenceCache):
+        self.cache = cache
+        self.calls: list[tuple[Callable, dict, Any]] = []
+
+    def __call__(self, fn: Callable, **kwargs) -> Any:
+        value = self.cache(fn, **kwargs)
+        self.calls.append((fn, kwargs, value))
+        return value

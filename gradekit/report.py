@@ -231,7 +231,7 @@ def sweep_png(data: Any) -> bytes | None:
     ys = [_plain_float(v) for v in losses]
     if any(x is None or not math.isfinite(x) or x <= 0 for x in xs) or any(y is None for y in ys):
         return None
-    if not all(isinstance(b, bool) for b in ok):
+    if not all(b is None or isinstance(b, bool) for b in ok):     # None: the rate was not compared
         return None
     order = sorted(range(len(xs)), key=xs.__getitem__)
     xs, ys, ok = [xs[i] for i in order], [ys[i] for i in order], [ok[i] for i in order]
@@ -246,14 +246,18 @@ def sweep_png(data: Any) -> bytes | None:
         ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     if finite:
         ax.plot([xs[i] for i in finite], [ys[i] for i in finite], color="#999", lw=1, zorder=1)
-    good = [i for i in finite if ok[i]]
-    bad = [i for i in finite if not ok[i]]
+    good = [i for i in finite if ok[i] is True]
+    bad = [i for i in finite if ok[i] is False]
+    unchecked = [i for i in finite if ok[i] is None]
     if good:
         ax.scatter([xs[i] for i in good], [ys[i] for i in good], marker="o", color="#2a7d2e", s=40, zorder=2,
                    label="matches the expected loss")
     if bad:
         ax.scatter([xs[i] for i in bad], [ys[i] for i in bad], marker="X", color="#b3261e", s=50, zorder=2,
                    label="does not match")
+    if unchecked:
+        ax.scatter([xs[i] for i in unchecked], [ys[i] for i in unchecked], marker="o", facecolors="none",
+                   edgecolors="#777", s=40, zorder=2, label="not compared (spot checks)")
     diverged = [i for i, y in enumerate(ys) if not math.isfinite(y)]
     if diverged:
         trans = ax.get_xaxis_transform()       # x in data, y in axes coordinates
@@ -282,7 +286,8 @@ def _sweep_html(data: Any) -> _Raw | None:
         return None
     return _Raw(f"<h3>Your learning-rate sweep</h3>{_img(png, 'Your learning-rate sweep')}"
                 "<p>Your final loss for each learning rate; green where it matched the expected value, "
-                "red where it did not.</p>")
+                "red where it did not, hollow grey where it was not compared (the grader spot-checks some "
+                "rates: every rate must be right).</p>")
 
 
 #: extras key -> renderer of its HTML section (None when the data is unusable).

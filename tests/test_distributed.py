@@ -21,22 +21,29 @@ PAIR_CID = 2000001
 
 
 def test_prime_reference_seeds_the_cache_without_computing(course, tmp_path):
-    """A value computed on another machine is what the checks get; nothing is computed here."""
+    """What one worker's precompute recorded is what another worker's checks get; nothing is
+    computed there."""
     from gradekit.distributed import prime_reference
     from gradekit.grading import Course
 
-    fresh = Course(course.cfg.with_(cache=tmp_path / "cache"))
-    cid = 3000001
-    ((fn, kwargs),) = fresh.module.reference_tasks(fresh.profile, cid)
-    value = {r: float(i) + 0.5 for i, r in enumerate(kwargs["learning_rates"])}
-    value[kwargs["learning_rates"][-1]] = float("nan")   # diverged: must survive the JSON round trip
-    assert prime_reference(fresh, cid, [value]) == 1
-    assert prime_reference(fresh, cid, [{}]) == 0          # an existing entry is kept
-    got = fresh.module.expected_sweep(fresh.reference, fresh.profile, cid)
+    profile = dict(course.profile, spot_checks=0)          # precompute every rate
+    elsewhere = Course(course.cfg.with_(cache=tmp_path / "elsewhere"))
+    recording = elsewhere.reference.recording()
+    elsewhere.module.precompute_reference(recording, profile, 3000001)
+    assert len(recording.calls) == len(profile["learning_rates"])
+    # a diverged value must survive the round trip: replace one recorded value by nan
+    calls = [(fn, kw, v) for fn, kw, v in recording.calls]
+    fn, kw, v = calls[-1]
+    calls[-1] = (fn, kw, {r: float("nan") for r in v})
+
+    fresh = Course(course.cfg.with_(cache=tmp_path / "here"))
+    assert prime_reference(fresh, calls) == len(calls)
+    assert prime_reference(fresh, calls) == 0               # an existing entry is kept
+    got = fresh.module.expected_sweep(fresh.reference, profile, 3000001)
     assert fresh.reference.misses == 0 and fresh.reference.seconds_computing == 0
-    assert list(got) == list(value)
-    assert all(g == v or (g != g and v != v) for g, v in zip(got.values(), value.values()))
-    assert prime_reference(fresh, cid, [value, value]) == 0  # wrong shape: ignored, checks compute
+    want = [next(iter(v.values())) for _, _, v in calls]
+    assert all(g == w or (g != g and w != w) for g, w in zip(got.values(), want))
+    assert got[float(profile["learning_rates"][-1])] != got[float(profile["learning_rates"][-1])]
 
 
 def test_a_worker_running_two_tasks_at_once_stops_the_batch(tiny_cfg, make_student):

@@ -59,7 +59,8 @@ def test_full_marks(graded):
     assert r.total == r.max_total == 12
     assert _full_parts(r) == ALL_PARTS
     assert "reconstruction" in r.extras and "sweep" in r.extras
-    assert all(r.extras["sweep"]["expected_ok"])
+    ok = r.extras["sweep"]["expected_ok"]
+    assert False not in ok and ok.count(True) >= 2          # None: not compared (spot checks)
 
 
 def test_sweep_without_reinitialising_the_model(graded):
@@ -68,9 +69,9 @@ def test_sweep_without_reinitialising_the_model(graded):
     assert {"perceptron", "sigmoid", "simple_cnn"} <= _full_parts(r)
     msg = _messages(r, "lr_sweep")
     assert "does not match the expected value for your CID" in msg
-    # the first rate starts from the right weights, so only the later rates are named
+    # the first rate starts from the right weights (and is always compared), so only later rates are named
     first_rate = r.extras["sweep"]["learning_rates"][0]
-    assert r.extras["sweep"]["expected_ok"][0] and not all(r.extras["sweep"]["expected_ok"])
+    assert r.extras["sweep"]["expected_ok"][0] is True and False in r.extras["sweep"]["expected_ok"]
     assert f"({first_rate:g}," not in msg
 
 

@@ -4,6 +4,7 @@ import pytest
 
 
 @pytest.fixture
-def expected_sweep(course, reference, exercise, cid):
-    """The reference sweep for this student's CID (cached on disk per CID, parameters and code)."""
-    return course.expected_sweep(reference, exercise, cid)
+def reference_sweep(course, reference, exercise, cid):
+    """student sweep -> the reference's final losses at the rates to compare for that student (the
+    spot checks of course.expected_sweep; cached on disk per CID, rate, parameters and code)."""
+    return lambda student: course.expected_sweep(reference, exercise, cid, student)

@@ -6,6 +6,7 @@ grader chooses (perceptron cases, sigmoid points, the CNN batch seed) are drawn 
 """
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 from pathlib import Path
@@ -199,20 +200,97 @@ def sweep_matches(student: Mapping[float, float], expected: Mapping[float, float
     return out
 
 
-def reference_tasks(profile: Mapping[str, Any], cid: int) -> list[tuple[Callable, dict[str, Any]]]:
-    """The per-CID reference work as [(fn, kwargs)]: what the checks will ask `reference` for a
-    student with this CID.  The Dask engine computes it once per CID for the whole cohort and
-    primes each grading worker's ReferenceCache with the results (gradekit/distributed.py)."""
+# ---- the reference sweep, spot-checked ---------------------------------------------------------
+#
+# The reference sweep is the costliest thing the grader computes (~3.3 s per converging rate on one
+# thread).  Telling a right sweep from a wrong one does not need every rate.  The mistakes students
+# make change every rate (wrong epochs, a loss summed over all epochs, other data), every rate but the
+# first (no re-seeding, one model for all rates, seeding once before the loop), or only the first
+# (seeding after creating the model).  So, with `spot_checks = k` in the profile, the checks compare
+# the first rate, then the student's own best rate (Task 2 rests on it), then the other rates in a
+# secret order, until k rates with a finite reference loss have been compared; diverging rates (cheap:
+# the reference stops at the first nan weight) are compared on the way.  The secret order is keyed by
+# the CID and a hash of this folder (hidden checks included, so students cannot compute it): the same
+# on every re-grade and every worker.  `spot_checks = 0` compares every rate.
+# tests/test_spot_checks.py proves that every flawed sweep in variants.py is caught whatever the
+# secret order.
+
+@functools.cache
+def _key() -> bytes:
+    from gradekit.refcache import tree_hash
+
+    return tree_hash(HERE).encode()
+
+
+def own_best_rate(student: Mapping[float, float] | None, rates) -> float | None:
+    """The rate with the lowest finite loss in the student's lr_results (ties: the smaller rate),
+    the same rule as the best_lr checks; None if there is none."""
+    import math
+
+    finite = [(v, r) for r, v in (student or {}).items() if r in rates and math.isfinite(v)]
+    return min(finite)[1] if finite else None
+
+
+def secret_rank(cid: int, key: bytes | None = None) -> Callable[[float], bytes]:
+    """rate -> its place in this CID's secret order (an HMAC of CID and rate)."""
+    import hashlib
+    import hmac
+
+    key = _key() if key is None else key
+    return lambda rate: hmac.new(key, f"{int(cid)}:{float(rate)!r}".encode(), hashlib.sha256).digest()
+
+
+def sweep_check_order(rates, student: Mapping[float, float] | None, rank: Callable[[float], Any]) -> list[float]:
+    """The order in which rates are compared: the first rate, the student's own best rate, then the
+    others by `rank` (secret_rank in grading; tests pass every permutation)."""
+    rates = [float(r) for r in rates]
+    head = [rates[0]] if rates else []
+    best = own_best_rate(student, rates)
+    if best is not None and best not in head:
+        head.append(best)
+    return head + sorted((r for r in rates if r not in head), key=rank)
+
+
+def rates_to_compare(order, spot_checks: int, reference_loss: Callable[[float], float]) -> dict[float, float]:
+    """{rate: reference loss} along `order` until `spot_checks` finite reference losses were seen
+    (every rate when spot_checks <= 0).  `reference_loss` is called only for the rates returned."""
+    import math
+
+    out: dict[float, float] = {}
+    finite = 0
+    for rate in order:
+        out[rate] = reference_loss(rate)
+        finite += math.isfinite(out[rate])
+        if 0 < spot_checks <= finite:
+            break
+    return out
+
+
+def expected_sweep(reference, profile: Mapping[str, Any], cid: int,
+                   student: Mapping[float, float] | None = None) -> dict[float, float]:
+    """The reference's final losses at the rates the checks compare for this student (all rates when
+    the profile's spot_checks is 0).  Each rate is one cached reference call: an independent training
+    from torch.manual_seed(cid), exactly the entry of the full sweep."""
+    rates = [float(r) for r in profile["learning_rates"]]
+    spot_checks = int(profile.get("spot_checks", 0))
+    order = rates if spot_checks <= 0 else sweep_check_order(rates, student, secret_rank(cid))
+    return rates_to_compare(order, spot_checks, lambda rate: _reference_loss(reference, profile, cid, rate))
+
+
+def _reference_loss(reference, profile: Mapping[str, Any], cid: int, rate: float) -> float:
     from reference.microscopy import lr_sweep
 
-    return [(lr_sweep, {"cid": int(cid), "learning_rates": [float(r) for r in profile["learning_rates"]],
-                        "num_images": int(profile["num_images"]), "num_epochs": int(profile["num_epochs"]),
-                        "data_seed": int(profile["data_seed"])})]
+    return reference(lr_sweep, cid=int(cid), learning_rates=[float(rate)], num_images=int(profile["num_images"]),
+                     num_epochs=int(profile["num_epochs"]), data_seed=int(profile["data_seed"]))[float(rate)]
 
 
-def expected_sweep(reference, profile: Mapping[str, Any], cid: int) -> dict[float, float]:
-    ((fn, kwargs),) = reference_tasks(profile, cid)
-    return reference(fn, **kwargs)
+def precompute_reference(reference, profile: Mapping[str, Any], cid: int) -> None:
+    """The per-CID reference work that every answered sweep needs, whatever the student's answers: the
+    first rate (every rate with spot checks off).  The Dask engine runs it once per CID for the cohort
+    and primes each grading worker's cache with it (gradekit/distributed.py)."""
+    rates = [float(r) for r in profile["learning_rates"]]
+    for rate in (rates[:1] if int(profile.get("spot_checks", 0)) > 0 else rates):
+        _reference_loss(reference, profile, cid, rate)
 
 
 def _reconstruction(value: Mapping[str, Any], profile: Mapping[str, Any]) -> dict:
@@ -257,8 +335,10 @@ def feedback_extras(probes: Mapping[str, Any], profile: Mapping[str, Any], cid: 
         except TypeError:
             student = None
         if student:
-            matches = sweep_matches(student, expected_sweep(reference, profile, cid), profile["rtol"]) if cid else {}
+            # Rates the checks did not compare (spot checks) are None: "not checked", not "wrong".
+            matches = (sweep_matches(student, expected_sweep(reference, profile, cid, student), profile["rtol"])
+                       if cid else {})
             rates = sorted(student)
             extras["sweep"] = {"learning_rates": rates, "student": [student[r] for r in rates],
-                               "expected_ok": [bool(matches.get(r, False)) for r in rates]}
+                               "expected_ok": [matches.get(r) for r in rates]}
     return extras

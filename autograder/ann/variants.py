@@ -80,6 +80,38 @@ def sweep_without_reinit(nb):
     return nb
 
 
+def sweep_seeded_once(nb):
+    """Seeds once before the loop: a new model per rate, but only the first starts from CID's weights."""
+    return replace_in_cells(nb, "for rate in learning_rates:\n    torch.manual_seed(CID)\n    model = PixelPredictionModel()\n",
+                            "torch.manual_seed(CID)\nfor rate in learning_rates:\n    model = PixelPredictionModel()\n")
+
+
+def sweep_seeded_after_model(nb):
+    """Seeds right after creating the model: every rate but the first starts from CID's weights."""
+    return replace_in_cells(nb, "for rate in learning_rates:\n    torch.manual_seed(CID)\n    model = PixelPredictionModel()\n",
+                            "for rate in learning_rates:\n    model = PixelPredictionModel()\n    torch.manual_seed(CID)\n")
+
+
+def sweep_loss_of_all_epochs(nb):
+    """Resets total_loss once per rate, not per epoch: the 'final' loss adds up every epoch."""
+    return replace_in_cells(nb, "    for epoch in range(num_epochs):\n        total_loss = 0.0\n",
+                            "    total_loss = 0.0\n    for epoch in range(num_epochs):\n")
+
+
+def sweep_stale_optimizer(nb):
+    """Keeps the problem cell's optimizer: it steps the old model's weights, the new model never learns."""
+    return replace_in_cells(nb, "    optimizer = optim.SGD(model.parameters(), lr=rate)\n", "")
+
+
+FLAWED_SWEEPS = {   # every way of getting the sweep's numbers wrong that the checks must catch
+    "no re-seeding": sweep_without_reinit,
+    "seeded once": sweep_seeded_once,
+    "seeded after the model": sweep_seeded_after_model,
+    "loss of all epochs": sweep_loss_of_all_epochs,
+    "stale optimizer": sweep_stale_optimizer,
+}
+
+
 def sweep_printed_only(nb):
     """Prints each result but never builds the dictionary lr_results."""
     nb = replace_in_cells(nb, "lr_results = {}\n", "results_list = []\n")
