@@ -165,7 +165,7 @@ def _judge(sub: Submission, course: Course, executed: Executed, *, visible_only:
     report, timings = executed.report, dict(executed.timings)
     t0 = time.perf_counter()
     ref = course.reference
-    ref_before = ref.seconds_computing
+    ref_before, misses_before = ref.seconds_computing, ref.misses
     checks = judge(course.cfg.checks, JudgeInputs(report.probes, sub.identity, course.profile, ref, course.module),
                    visible_only=visible_only)
     extras: dict[str, Any] = {}
@@ -183,4 +183,5 @@ def _judge(sub: Submission, course: Course, executed: Executed, *, visible_only:
         key=sub.key, file=sub.source_name, name=sub.identity.name, cid=sub.identity.cid,
         status=status, message=message, checks=checks, flags=sub.flags, timings=timings,
         sha256=sub.sha256, checks_hash=course.checks_hash, extras=extras,
+        reference_computed=ref.misses - misses_before,
     )

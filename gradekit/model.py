@@ -112,6 +112,7 @@ class SubmissionResult:
     sha256: str = ""
     checks_hash: str = ""
     extras: Mapping[str, Any] = field(default_factory=dict)  # plot data for feedback (student's own)
+    reference_computed: int = 0   # reference calls this grading computed itself (the rest: cached or primed)
 
     @property
     def total(self) -> float:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import struct
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
         return False
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")   # two workers may write the same file at once
     tmp.write_bytes(data)
     tmp.replace(path)  # atomic: a concurrent reader sees the old or the new file, never half of one
     return True

@@ -44,7 +44,7 @@ def test_batch_gradebook_and_resume(tiny_cfg, cohort_zip, tmp_path):
                                 "zed"]
     # zed uploaded only a PDF: a row saying so (intake's Refused), not a silently missing student
     assert df.loc["zed", "status"] == "invalid_notebook" and "not a notebook (.pdf file)" in df.loc["zed", "message"]
-    assert df.loc["aturing", "total"] == df.loc["aturing", "max_total"] == 12
+    assert df.loc["aturing", "total"] == df.loc["aturing", "max_total"] == 12, df.loc["aturing"].to_dict()
     assert df.loc["aturing", "status"] == "graded"
     assert df.loc["bclark", "lr_sweep"] == 1 and "cid_mismatch_roster" in df.loc["bclark", "flags"]
     assert df.loc["cdarwin", "perceptron"] == 2 and df.loc["cdarwin", "sigmoid"] == 0

@@ -6,6 +6,7 @@ import os
 import struct
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -122,3 +123,27 @@ def test_micrograph_is_deterministic(tmp_path):
     os.utime(first, ns=(old, old))
     ds.write_micrograph(first, size=(96, 128), seed=4)
     assert first.stat().st_mtime_ns == old
+
+
+def _job_files_in_new_process(cache_dir: str) -> dict:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from gradekit.config import load_config
+    from gradekit.grading import Course
+
+    cfg = load_config(Path(__file__).resolve().parent.parent / "gradekit.toml").with_(profile="tiny", cache=Path(cache_dir))
+    files = Course(cfg).job_files()
+    return {rel: Path(p).read_bytes() for rel, p in files.items() if rel.startswith("data/")}
+
+
+def test_cold_cache_grading_data_is_complete_when_workers_race(tmp_path):
+    """Workers starting together on a cold cache all generate the FashionMNIST files: each must get
+    the four complete files, never a half-written one or another worker's temporary file."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        got = pool.map(_job_files_in_new_process, [str(tmp_path)] * 4)
+    assert all(sorted(g) == sorted(got[0]) and len(g) == 4 for g in got)
+    assert all(g == got[0] for g in got)
+    assert not list(tmp_path.rglob("*.tmp"))

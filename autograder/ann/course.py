@@ -37,9 +37,10 @@ def job_files(profile: Mapping[str, Any], *, release_dir: Path, cache_dir: Path)
 
     fashion_root = cache_dir / f"fashion-{profile['fashion_train']}-{profile['fashion_test']}"
     raw = fashion_root / "FashionMNIST" / "raw"
-    if not raw.is_dir() or len(list(raw.iterdir())) < 4:
+    names = [f"{split}-{kind}-ubyte" for split in ("train", "t10k") for kind in ("images-idx3", "labels-idx1")]
+    if not all((raw / n).is_file() for n in names):   # each file appears atomically (another worker may be writing)
         write_fashion_mnist(fashion_root, profile["fashion_train"], profile["fashion_test"], seed=0)
-    files = {f"data/FashionMNIST/raw/{p.name}": p for p in sorted(raw.iterdir()) if p.is_file()}
+    files = {f"data/FashionMNIST/raw/{n}": raw / n for n in names}
     files[SIMPLE_CNN_STATE_FILE] = _simple_cnn_state_file(cache_dir)
     for extra in sorted(Path(release_dir).glob("*")):
         if extra.is_file() and extra.suffix != ".ipynb":   # micrograph.png and friends
