@@ -93,6 +93,20 @@ def judge_in_worker(sub: Submission, cfg: Config, executed, visible_only: bool =
     return judge_submission(sub, _course_for(cfg), executed, visible_only=visible_only)
 
 
+def precompute_in_worker(cid: int, cfg: Config) -> None:
+    """The local pool's filler task: the course's reference work for a CID that does not depend on the
+    student's answers (course.precompute_reference), into the shared disk cache, while a core would
+    otherwise idle.  An optimisation only: the judging computes whatever is missing."""
+    _slot()  # single-thread set-up: the reference's floats depend on the thread count
+    course = _course_for(cfg)
+    precompute = getattr(course.module, "precompute_reference", None)
+    if precompute is not None:
+        precompute(course.reference, course.profile, cid)
+
+
+PRECOMPUTE = "precompute"   # run_local's marker for a filler task (it grades nobody)
+
+
 def _crashed(sub: Submission, cfg: Config, why: str) -> SubmissionResult:
     return SubmissionResult(key=sub.key, file=sub.source_name, name=sub.identity.name, cid=sub.identity.cid,
                             status=Status.ERROR, message=why, flags=sub.flags, sha256=sub.sha256)
@@ -110,6 +124,10 @@ def run_local(subs: Iterable[Submission], cfg: Config, *, workers: int,
     runs wait for it, so results still reach on_result (and the store) as the batch goes: an
     interrupted batch loses at most that many finished runs.
 
+    When a core would idle (nothing left to run, nothing to judge, typically the batch's last runs), it
+    computes the reference work of a running notebook's CID that does not depend on the student's
+    answers (`precompute_in_worker`), so that less is left to do once that run ends.
+
     A worker that dies takes its in-flight tasks back to the queue once; a submission in flight during
     two pool failures gets an ERROR row, never a dead batch."""
     import multiprocessing as mp
@@ -123,12 +141,23 @@ def run_local(subs: Iterable[Submission], cfg: Config, *, workers: int,
     to_judge: deque[tuple[Submission, Executed]] = deque()
     strikes: dict[str, int] = {}
 
+    precomputed: set[int] = set()
+
     def submit(pool: ProcessPoolExecutor) -> tuple[Future, tuple[Submission, Executed | None]]:
         if to_judge and (not to_run or len(to_judge) >= backlog):
             sub, executed = to_judge.popleft()
             return pool.submit(judge_in_worker, sub, cfg, executed), (sub, executed)
         sub = to_run.popleft()
         return pool.submit(execute_in_worker, sub, cfg), (sub, None)
+
+    def filler(pool: ProcessPoolExecutor, running) -> tuple[Future, tuple[Submission, str]] | None:
+        """Reference work for the CID of a notebook still running, if some is left to start."""
+        for sub, executed in list(running.values()):
+            cid = sub.identity.cid
+            if executed is None and sub.identity.cid_ok and sub.notebook_json is not None and cid not in precomputed:
+                precomputed.add(cid)
+                return pool.submit(precompute_in_worker, cid, cfg), (sub, PRECOMPUTE)
+        return None
 
     def finished(sub: Submission, value: Executed | SubmissionResult) -> None:
         if isinstance(value, Executed):
@@ -145,18 +174,24 @@ def run_local(subs: Iterable[Submission], cfg: Config, *, workers: int,
                     while len(running) < workers and (to_run or to_judge):  # the order is ours, not the pool's
                         fut, task = submit(pool)
                         running[fut] = task
+                    while len(running) < workers and (task := filler(pool, running)) is not None:
+                        running[task[0]] = task[1]
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     for fut in done:
                         exc = fut.exception()
                         if isinstance(exc, (BrokenProcessPool, SetupError)):  # SetupError: misconfigured, stop
                             raise exc
-                        sub, _ = running.pop(fut)
+                        sub, what = running.pop(fut)
+                        if what is PRECOMPUTE:
+                            continue       # nothing to report; a failure shows again when judging
                         if exc is None:
                             finished(sub, fut.result())
                         else:
                             on_result(_crashed(sub, cfg, f"grader worker failed: {type(exc).__name__}: {exc}"))
             except BrokenProcessPool:
                 for fut, (sub, executed) in running.items():
+                    if executed is PRECOMPUTE:
+                        continue
                     if fut.done() and fut.exception() is None:
                         finished(sub, fut.result())
                         continue

@@ -99,3 +99,42 @@ def test_worker_dying_while_judging_is_retried_once(mini_cfg):
     assert by_key["fine"].status == Status.GRADED and by_key["fine"].total == 1
     assert by_key["crash-always"].status == Status.ERROR
     assert "died twice" in by_key["crash-always"].message
+
+
+PRECOMPUTING_COURSE = COURSE + '''
+
+def square(x):
+    return x * x
+
+
+def precompute_reference(reference, profile, cid):
+    reference(square, x=cid)
+'''
+
+REFERENCE_CHECK = '''
+import pytest
+
+
+@pytest.mark.points(1)
+def test_x(probes, identity, reference, course):
+    assert probes["x"].value == reference(course.square, x=identity.cid), "x should be the CID squared"
+'''
+
+
+@pytest.fixture
+def precomputing_cfg(mini_cfg):
+    (mini_cfg.checks / "course.py").write_text(PRECOMPUTING_COURSE)
+    (mini_cfg.checks / "test_x.py").write_text(textwrap.dedent(REFERENCE_CHECK))
+    return mini_cfg
+
+
+def test_an_idle_worker_precomputes_a_running_notebooks_reference(precomputing_cfg):
+    """One slow notebook, two workers: the idle one computes the CID's answer-independent reference
+    work while the notebook runs, so its judging computes nothing; with one worker, the judging does."""
+    slow = sub("slow", "import time\ntime.sleep(4)\nx = 1234567 ** 2")
+    (two,) = grade(precomputing_cfg, [slow], workers=2)
+    assert two.total == 1 and two.reference_computed == 0, (two.message, two.checks)
+
+    fresh = precomputing_cfg.with_(cache=precomputing_cfg.cache.parent / "cache-one-worker")
+    (one,) = grade(fresh, [slow], workers=1)
+    assert one.total == 1 and one.reference_computed == 1
