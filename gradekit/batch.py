@@ -43,6 +43,7 @@ def grade_batch(cfg: Config, inputs: list[Path], out_dir: Path, *, roster: Path 
                 workers: int = 1, scheduler: str | None = None, progress: bool = True) -> str:
     from .gradebook import to_dataframe, write_gradebook, write_lms_upload
     from .grading import Course
+    from .ordering import longest_first
     from .report import write_all_feedback, write_class_report
     from .store import ResultStore
 
@@ -54,6 +55,7 @@ def grade_batch(cfg: Config, inputs: list[Path], out_dir: Path, *, roster: Path 
 
     with ResultStore(out_dir / "results.sqlite") as store:
         todo = [s for s in subs if not store.is_current(s.key, s.sha256, course.checks_hash)]
+        todo = longest_first(todo, cfg.release)
         for r in missing:
             store.put(r)
         bar = _progress(len(todo), progress)
