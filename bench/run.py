@@ -634,6 +634,12 @@ def report(args, cohort, floor, nbg, gk, load_before, load_after, cores) -> str:
         f"{verdict(g_wall <= TARGET_WALL_OVER_FLOOR * floor_s)}")
     add(f"  harness overhead <= {TARGET_OVERHEAD_S:g} s / submission     {overhead:9.2f}s  "
         f"{verdict(overhead <= TARGET_OVERHEAD_S)}   ((wall - floor) x {cores} cores / {n})")
+    outside = g_wall - gk["pool_s"]
+    in_pool = (gk["pool_s"] * min(args.workers, cores) - (nb_cpu + ref_cpu)) / n
+    add(f"    of which once per batch, outside the pool (start-up, intake, gradebook + reports, exit): "
+        f"{outside:.1f} s wall = {outside * cores / n:.2f} s per submission at this cohort size;")
+    add(f"    in the pool (worker start-up, task hand-offs, judging, idle cores at the end): {in_pool:+.2f} s "
+        f"per submission")
     worst = max(wp) if wp else 0
     add(f"  peak memory per worker <= 2 GiB           {worst / GiB:8.2f}GiB  "
         f"{verdict(bool(wp) and worst <= TARGET_WORKER_BYTES)}   (RSS summed over the worker, its sandbox and "
@@ -665,11 +671,17 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-nbgrader", action="store_true")
     ap.add_argument("--out", help="folder for the cohort, both graders' output and bench.json "
                                   "(default: a new temporary folder)")
+    ap.add_argument("--report", metavar="DIR", help="print the report of an earlier run from DIR/bench.json")
     ap.add_argument("--phase", help=argparse.SUPPRESS)
     ap.add_argument("--cache", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.phase == "gradekit":
         phase_gradekit(args)
+        return 0
+    if args.report:
+        saved = json.loads((Path(args.report) / "bench.json").read_text())
+        print(report(argparse.Namespace(**saved["args"]), saved["cohort"], saved["floor"], saved["nbgrader"],
+                     saved["gradekit"], saved["load_before"], saved["load_after"], saved["cores"]))
         return 0
 
     os.environ.update(ONE_THREAD)
