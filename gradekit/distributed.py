@@ -111,11 +111,10 @@ def reference_values(cfg: Config, cid: int) -> list[tuple[Callable, dict, Any]] 
     try:
         _prepare_worker(cfg, None)
         course = _course_for(cfg)
-        precompute = getattr(course.module, "precompute_reference", None)
-        if precompute is None:
+        if not course.precomputes:
             return None
         recording = course.reference.recording()
-        precompute(recording, course.profile, cid)
+        course.precompute_reference(cid, recording)
         return recording.calls
     except Exception:  # noqa: BLE001 - an optimisation only: the grading task reports real problems
         return None
@@ -170,7 +169,7 @@ def run_dask(subs: Iterable[Submission], cfg: Config, *, scheduler: "str | distr
 
     course = Course(cfg)
     checks_hash = course.checks_hash
-    per_cid = getattr(course.module, "precompute_reference", None) is not None
+    per_cid = course.precomputes
     run = uuid.uuid4().hex[:8]
     own = not isinstance(scheduler, Client)
     try:

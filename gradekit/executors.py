@@ -98,10 +98,7 @@ def precompute_in_worker(cid: int, cfg: Config) -> None:
     student's answers (course.precompute_reference), into the shared disk cache, while a core would
     otherwise idle.  An optimisation only: the judging computes whatever is missing."""
     _slot()  # single-thread set-up: the reference's floats depend on the thread count
-    course = _course_for(cfg)
-    precompute = getattr(course.module, "precompute_reference", None)
-    if precompute is not None:
-        precompute(course.reference, course.profile, cid)
+    _course_for(cfg).precompute_reference(cid)
 
 
 PRECOMPUTE = "precompute"   # run_local's marker for a filler task (it grades nobody)
@@ -140,8 +137,7 @@ def run_local(subs: Iterable[Submission], cfg: Config, *, workers: int,
     to_run: deque[Submission] = deque(subs)
     to_judge: deque[tuple[Submission, Executed]] = deque()
     strikes: dict[str, int] = {}
-
-    precomputed: set[int] = set()
+    precomputed: set[int] = set()    # CIDs whose filler task was started
 
     def submit(pool: ProcessPoolExecutor) -> tuple[Future, tuple[Submission, Executed | None]]:
         if to_judge and (not to_run or len(to_judge) >= backlog):

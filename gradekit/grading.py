@@ -84,6 +84,18 @@ class Course:
         return self.module.job_files(self.profile, release_dir=self.cfg.release.parent,
                                      cache_dir=self.cfg.cache / "data")
 
+    @property
+    def precomputes(self) -> bool:
+        """Does the course declare per-CID reference work that does not depend on the answers?"""
+        return getattr(self.module, "precompute_reference", None) is not None
+
+    def precompute_reference(self, cid: int, reference=None) -> None:
+        """The course's precompute_reference for this CID, through `reference` (default: this
+        course's cache); nothing when the course declares none."""
+        if self.precomputes:
+            self.module.precompute_reference(self.reference if reference is None else reference,
+                                             self.profile, cid)
+
 
 def _not_run(specs_or_names, why: str) -> dict[str, ProbeResult]:
     names = [getattr(s, "name", s) for s in specs_or_names]
