@@ -320,19 +320,19 @@ def measure_floor(cohort: list[dict], files: dict, course, cfg, work: Path) -> d
 
 def needed_rates(course, cid: int, lr_results, per_rate: dict) -> list[float]:
     """The rates the lr_sweep checks compare for this student's lr_results (none when there is no
-    usable lr_results), replayed with the reference values the floor measured."""
-    m = course.module
+    usable lr_results): the course's own choice (expected_sweep), answered from the losses the floor
+    measured instead of the reference cache."""
     if not lr_results:
         return []
     try:
         student = {float(k): float(v) for k, v in lr_results}
     except (TypeError, ValueError):
         return []
-    p = course.profile
-    k = int(p.get("spot_checks", 0))
-    rates = [float(r) for r in p["learning_rates"]]
-    order = rates if k <= 0 else m.sweep_check_order(rates, student, m.secret_rank(cid))
-    return list(m.rates_to_compare(order, k, lambda r: per_rate[r]["loss"]))
+
+    def measured(fn, *, learning_rates, **_):
+        return {r: per_rate[r]["loss"] for r in learning_rates}
+
+    return list(course.module.expected_sweep(measured, course.profile, cid, student))
 
 
 # ---- nbgrader ------------------------------------------------------------------------------------
