@@ -20,6 +20,7 @@ import pytest
 
 import gradekit
 from gradekit import sandbox
+from gradekit.sandbox import events, recipe, supervise
 from gradekit.config import Limits
 from gradekit.errors import SandboxUnavailable
 from gradekit.model import Status
@@ -426,7 +427,7 @@ def test_unsandboxed_watchdog_kills_the_kernel_too(monkeypatch, tmp_path):
 
 def test_missing_bubblewrap_says_how_to_fix(monkeypatch):
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
-    reason = sandbox._self_test()
+    reason = recipe._self_test()
     assert "apt-get install bubblewrap" in reason and "--unsafe-no-sandbox" in reason
     monkeypatch.setattr(sandbox, "sandbox_self_test", lambda: reason)
     with pytest.raises(SandboxUnavailable, match="--unsafe-no-sandbox"):
@@ -434,7 +435,7 @@ def test_missing_bubblewrap_says_how_to_fix(monkeypatch):
 
 
 def test_hostile_events_are_validated():
-    run_ = sandbox._Run(events=[
+    run_ = supervise._Run(events=[
         {"event": "kernel", "status": "started"},
         {"event": "cell", "index": "0", "status": "ok"},                  # wrong type: ignored
         {"event": "cell", "index": 1, "status": "pwned"},                 # unknown status: ignored
@@ -444,7 +445,7 @@ def test_hostile_events_are_validated():
         {"event": "probe", "name": "p", "status": "ok", "output": '{"ok": true, "value": 1}'},  # duplicate
         {"event": "done", "status": "ok", "kernel_alive": True},
     ], returncode=0)
-    r = sandbox._report(run_, [expr_probe("p", "1"), expr_probe("q", "1")], LIMITS, 60.0, 1.0)
+    r = events._report(run_, [expr_probe("p", "1"), expr_probe("q", "1")], LIMITS, 60.0, 1.0)
     assert r.status is Status.GRADED
     assert [(c.index, c.status, c.seconds) for c in r.cells] == [(2, "ok", 0.0)]
     assert set(r.probes) == {"p", "q"}
@@ -456,7 +457,7 @@ def test_private_tmp_is_mounted_before_the_python_binds(tmp_path):
     """bwrap applies mounts in order: a --tmpfs /tmp after the venv's bind would hide a venv that
     lives under /tmp (CI checks the project out there)."""
     from gradekit.config import Limits
-    from gradekit.sandbox import _bwrap_argv, _python_roots
+    from gradekit.sandbox.recipe import _bwrap_argv, _python_roots
 
     argv = _bwrap_argv(tmp_path, 61000, Limits())
     tmp_at = max(i for i, a in enumerate(argv) if a == "/tmp" and argv[i - 1] == "--tmpfs")

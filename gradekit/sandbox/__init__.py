@@ -1,0 +1,164 @@
+"""Run one untrusted notebook and the grader's probes under bubblewrap -> ExecutionReport.
+
+The trusted side of the sandbox.  It makes a private job folder (the notebook and copies of the
+course's job files, nothing else), starts ``kernel_runner.py`` inside bubblewrap, reads the runner's
+events from a pipe (with a byte cap: the runner shares its uid with the student's code, so whatever
+it says is untrusted data), enforces the wall-clock limit from outside, and deletes the folder.
+
+Why this recipe (run as root, no user namespace):
+
+* bubblewrap gives a fresh mount, pid, ipc, uts, cgroup and network namespace.  The sandbox sees
+  read-only /usr, /lib*, /bin, /etc, the Python installation and the virtual environment, a private
+  /tmp and /dev/shm (size-capped tmpfs), and /job.  Not the repository, not other submissions, not
+  the output folder: the venv lives inside the repository, but only that sub-folder is bound (the
+  editable install's finder then points at a folder that does not exist in the sandbox).
+* ``setpriv`` drops to a per-slot *real* uid (61000 + slot) with no capabilities and no_new_privs.
+  A real unprivileged uid is what makes RLIMIT_NPROC bind (it does not for root, or for root inside
+  a user namespace); ``prlimit`` sets the address-space, process, file-size and core limits.
+* ``--unshare-net``: only a loopback interface exists inside (bwrap brings it up; the kernel talks
+  to the runner over unix sockets anyway).  ``--die-with-parent`` plus the pid namespace means
+  killing bwrap kills every process the student started.
+* A control group per run (:mod:`gradekit.cgroups`, where the machine allows it) caps the whole
+  sandbox at one CPU, ``max_processes`` tasks and ``memory_mb`` of memory: per-process and per-uid
+  limits alone let a notebook starve the run next to it (processes that setsid() and spin).
+
+``run_notebook(..., sandboxed=False)`` runs the same runner directly, with the same prlimits and no
+isolation: for machines without bubblewrap, behind the CLI's ``--unsafe-no-sandbox`` and its warning.
+
+The package: ``recipe`` builds the bubblewrap command line, ``supervise`` runs and watches it,
+``events`` turns what the runner said into an ExecutionReport; this module prepares the job folder.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path, PurePosixPath
+from typing import Mapping, Sequence
+
+from ..cgroups import RunGroup
+from ..config import Limits
+from ..errors import SandboxUnavailable, SetupError
+from ..model import ExecutionReport, Status
+from ..probes import MAX_PROBE_BYTES, ProbeSpec, wrap_probe
+from .events import _report
+from .recipe import (FIX_HINT, INTERRUPT_GRACE_S, JOB_IN_SANDBOX, MAX_RESTARTS, MAX_SLOTS, MPL_CACHE_IN_SANDBOX,
+                     NOTEBOOK_NAME, OUTSIDE_MARGIN_S, RUNNER, RUNNER_IN_SANDBOX, SLOT_UID_BASE, _bwrap_argv,
+                     _limit_argv, _mpl_cache, sandbox_self_test)
+from .supervise import _supervise
+
+__all__ = ["run_notebook", "sandbox_self_test", "SLOT_UID_BASE", "OUTSIDE_MARGIN_S", "FIX_HINT"]
+
+
+def run_notebook(notebook_json: str, probes: Sequence[ProbeSpec], job_files: Mapping[str, Path],
+                 limits: Limits, *, sandboxed: bool = True, slot: int = 0,
+                 workdir: Path | None = None) -> ExecutionReport:
+    """Execute the notebook's code cells in order, then each probe; never raises for a bad notebook.
+
+    ``job_files`` maps a relative path in the job folder to a host file or folder (copied in).
+    ``slot`` picks the uid (61000 + slot): concurrent runs need distinct slots, since the process
+    limit counts per uid.  Raises SandboxUnavailable when sandboxed and bubblewrap does not work,
+    SetupError for a bad job file.
+    """
+    t0 = time.monotonic()
+    if not 0 <= slot < MAX_SLOTS:
+        raise SetupError(f"sandbox slot {slot} out of range 0..{MAX_SLOTS - 1}")
+    if sandboxed:
+        reason = sandbox_self_test()
+        if reason:
+            raise SandboxUnavailable(reason)
+    probes = list(probes)
+    root = Path(tempfile.mkdtemp(prefix="gradekit-job-", dir=workdir))
+    group = None
+    try:
+        job = root / "job"
+        job.mkdir()
+        (job / NOTEBOOK_NAME).write_text(notebook_json, encoding="utf-8")
+        for rel, src in job_files.items():
+            _copy_job_file(job, rel, Path(src))
+        uid = SLOT_UID_BASE + slot
+        mpl = _mpl_cache()
+        plan = _plan(probes, limits, job, root, sandboxed)
+        if mpl:
+            plan["mpl_cache"] = MPL_CACHE_IN_SANDBOX if sandboxed else mpl
+        if sandboxed:
+            _chown_tree(job, uid)
+            argv = _bwrap_argv(job, uid, limits, mpl) + [sys.executable, "-I", RUNNER_IN_SANDBOX]
+            # CPU, processes and memory capped for the whole sandbox, so that it cannot starve the
+            # runs next to it (see gradekit.cgroups); unconfined where the machine has no cgroups for us
+            group = RunGroup.create(f"slot{slot}", max_processes=limits.max_processes, memory_mb=limits.memory_mb)
+            if group is not None:
+                argv = group.wrap(argv)
+            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+            cwd = str(root)
+        else:
+            (root / "tmp").mkdir()
+            limit = _limit_argv(limits) if shutil.which("prlimit") else []
+            argv = limit + [sys.executable, "-I", str(RUNNER)]
+            env = {"PATH": f"{os.path.join(sys.prefix, 'bin')}:/usr/bin:/bin", "HOME": str(job), "LANG": "C.UTF-8"}
+            cwd = str(job)
+        wall = float(limits.notebook_timeout_s) + sum(p["timeout_s"] for p in plan["probes"]) + OUTSIDE_MARGIN_S
+        try:
+            run = _supervise(argv, env, cwd, json.dumps(plan).encode(), wall, len(probes), sandboxed)
+        except OSError as e:
+            return ExecutionReport(Status.ERROR, f"could not start the runner: {e}; {FIX_HINT}",
+                                   seconds=time.monotonic() - t0)
+        return _report(run, probes, limits, wall, time.monotonic() - t0)
+    finally:
+        if group is not None:
+            group.remove()
+        _remove_tree(root)
+
+
+def _plan(probes: list[ProbeSpec], limits: Limits, job: Path, root: Path, sandboxed: bool) -> dict:
+    job_path = JOB_IN_SANDBOX if sandboxed else str(job)
+    return {
+        "notebook": f"{job_path}/{NOTEBOOK_NAME}",
+        "cwd": job_path,
+        "tmp": "/tmp" if sandboxed else str(root / "tmp"),
+        "cell_timeout_s": float(limits.cell_timeout_s),
+        "notebook_timeout_s": float(limits.notebook_timeout_s),
+        "output_bytes_per_cell": int(limits.output_kb_per_cell) * 1024,
+        "probe_answer_bytes": MAX_PROBE_BYTES,
+        "interrupt_grace_s": INTERRUPT_GRACE_S if limits.cell_timeout_s >= 10 else 2.0,
+        "max_restarts": MAX_RESTARTS,
+        # A probe gets its own timeout, capped by the operator's limit (small in test profiles).
+        "probes": [{"name": p.name, "source": wrap_probe(p),
+                    "timeout_s": float(min(p.timeout_s, limits.probe_timeout_s))} for p in probes],
+    }
+
+
+def _copy_job_file(job: Path, rel: str, src: Path) -> None:
+    rp = PurePosixPath(rel)
+    if rp.is_absolute() or ".." in rp.parts or not rp.parts or str(rp) == NOTEBOOK_NAME:
+        raise SetupError(f"job file name {rel!r} must be a relative path inside the job folder")
+    dest = job.joinpath(*rp.parts)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if src.is_dir():
+        shutil.copytree(src, dest, symlinks=False)
+    elif src.is_file():
+        shutil.copyfile(src, dest)
+    else:
+        raise SetupError(f"job file {src} (for {rel}) does not exist")
+
+
+def _chown_tree(top: Path, uid: int) -> None:
+    for dirpath, dirnames, filenames in os.walk(top):
+        os.chown(dirpath, uid, uid)
+        for n in filenames:
+            os.chown(os.path.join(dirpath, n), uid, uid, follow_symlinks=False)
+
+
+def _remove_tree(root: Path) -> None:
+    """Delete the job folder whatever the student did to it (modes, odd files)."""
+    def fix(func, path, exc):  # noqa: ARG001 - rmtree's onerror signature
+        try:
+            os.chmod(path, 0o700)
+            func(path)
+        except OSError:
+            pass
+    shutil.rmtree(root, onerror=fix)
+
