@@ -88,7 +88,7 @@ def grade_batch(cfg: Config, inputs: list[Path], out_dir: Path, *, roster: Path 
     write_gradebook(df, out_dir)
     max_total = max((r.max_total for r in results), default=0.0)
     write_lms_upload(df, out_dir, assignment=cfg.assignment, points_possible=max_total, column_id=None)
-    write_all_feedback(results, out_dir, assignment=cfg.assignment, workers=workers)
+    write_all_feedback(results, out_dir, assignment=cfg.assignment, workers=workers, course_dir=cfg.checks)
     timings = {"intake": t_intake, "grading (all workers, wall)": t_grading,
                "gradebook + feedback (wall)": time.perf_counter() - t_report}
     write_class_report(results, df, out_dir, assignment=cfg.assignment, timings=timings)

@@ -170,8 +170,9 @@ def _build(cfg: Config, course, work: Path, gradebook_dir: Path, secret: str, li
                          *(Path(p).name for p in repo_files if Path(p).name.startswith("test_"))}),
         "port": listeners.port, "abstract": listeners.abstract, "host_ips": _host_ips(),
         "env_var": CANARY_ENV, "daemon_tag": listeners.daemon_tag,
-        "modules": ["reference.basics", "reference.fashion", "reference.microscopy", "gradekit.grading",
-                    "gradekit.judge", "gradekit.refcache", "autograder"],
+        # the engine's judging side, the course folder and every module of the repository's reference package
+        "modules": ["gradekit.grading", "gradekit.judge", "gradekit.refcache", cfg.checks.parent.name,
+                    *sorted(f"reference.{m.stem}" for m in (cfg.root / "reference").glob("[a-z]*.py"))],
         "probe_names": [p.name for p in course.module.make_probes(profile, np.random.default_rng(0))],
     }
     ctx = Ctx(a=a, b=b, targets=targets, work=work, source=source, bug_parts=tuple(v.BUG_PARTS[:-1]))

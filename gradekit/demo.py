@@ -1,6 +1,6 @@
 """`gradekit demo`: the whole job on the bundled example — release -> demo cohort -> gradebook.
 
-The cohort is fabricated from the release by code (see autograder/<assignment>/variants.py) and
+The cohort comes from the course (its ``demo_cohort`` hook, built from the release by code) and is
 packed the way a learning platform's bulk download arrives: one zip with
 `<Assignment>_<username>_attempt_<timestamp>_<file>` entries, plus a roster.
 """
@@ -13,63 +13,37 @@ from pathlib import Path
 import nbformat
 
 from .config import Config
+from .errors import SetupError
 
-ASSIGNMENT_LMS_NAME = "Exercise 6 ANN"
-
-
-def demo_cohort(cfg: Config, course) -> list[dict]:
-    """[{username, name, cid, attempts: [(timestamp, filename, bytes)]}] — a few correct and flawed students."""
-    v = course.content_module("variants")
+def demo_cohort(cfg: Config, course) -> list:
+    """The course's demo students (its ``demo_cohort`` hook: gradekit.api.DemoStudent)."""
+    hook = course.hook("demo_cohort")
+    if hook is None:
+        raise SetupError(f"{cfg.checks / 'course.py'} has no demo_cohort hook: `gradekit demo` needs one "
+                         "(see docs/COURSE.md)")
     release = nbformat.read(cfg.release, as_version=4)
     source = nbformat.read(cfg.source, as_version=4)
-    profile = course.profile
-
-    def nb_bytes(nb) -> bytes:
-        return nbformat.writes(nb).encode()
-
-    def student(**kw):
-        return v.student(release, source, profile=profile, **kw)
-
-    everything = dict(fixed=v.BUG_PARTS, solved=v.TASK_PARTS)
-    t1, t2 = "2026-11-20-09-15-02", "2026-11-21-17-48-30"
-    return [
-        {"username": "aturing", "name": "Alan Turing", "cid": 1000001,
-         "attempts": [(t1, "ann.ipynb", nb_bytes(student(name="Alan Turing", cid=1000001, **everything)))]},
-        {"username": "bclark", "name": "Barbara Clark", "cid": 1000002,
-         "attempts": [(t1, "exercise6.ipynb", nb_bytes(v.sweep_without_reinit(
-             student(name="Barbara Clark", cid=1000002, **everything))))]},
-        {"username": "cdarwin", "name": "Charles Darwin", "cid": 1000003,
-         "attempts": [(t1, "ann (1).ipynb", nb_bytes(student(name="Charles Darwin", cid=1000003,
-                                                              fixed=["perceptron"])))]},
-        {"username": "dfranklin", "name": "Dora Franklin", "cid": 1000004,   # forgot to enter her CID
-         "attempts": [(t1, "ann.ipynb", nb_bytes(v.full_marks(release, source, name="Dora Franklin", cid=None,
-                                                               profile=profile)))]},
-        {"username": "ehopper", "name": "Edith Hopper", "cid": 1000005,      # upload cut short
-         "attempts": [(t1, "ann.ipynb", nb_bytes(student(name="Edith Hopper", cid=1000005, **everything))[:5000])]},
-        {"username": "flovelace", "name": "Fay Lovelace", "cid": 1000006,    # two attempts: the later counts
-         "attempts": [(t1, "ann.ipynb", nb_bytes(student(name="Fay Lovelace", cid=1000006))),
-                      (t2, "ann_final.ipynb", nb_bytes(v.sigmoid_not_vectorised(
-                          student(name="Fay Lovelace", cid=1000006, **everything))))]},
-    ]
+    return list(hook(release, source, course.profile))
 
 
-def write_cohort(cohort: list[dict], folder: Path, *, extra_roster: list[dict] = ()) -> tuple[Path, Path]:
-    """The cohort as an LMS bulk-download zip, and a roster CSV."""
+def write_cohort(students: list, folder: Path, *, lms_assignment: str) -> tuple[Path, Path]:
+    """The cohort as an LMS bulk-download zip (``<Assignment>_<username>_attempt_<timestamp>_<file>`` plus
+    a receipt per attempt), and a roster CSV of every student (those without attempts too)."""
     folder.mkdir(parents=True, exist_ok=True)
     zpath, rpath = folder / "gradebook_download.zip", folder / "roster.csv"
     with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as z:
-        for s in cohort:
-            for stamp, fname, data in s["attempts"]:
-                stem = f"{ASSIGNMENT_LMS_NAME}_{s['username']}_attempt_{stamp}"
+        for s in students:
+            for stamp, fname, data in s.attempts:
+                stem = f"{lms_assignment}_{s.username}_attempt_{stamp}"
                 z.writestr(f"{stem}_{fname}", data)
-                z.writestr(f"{stem}.txt", f"Name: {s['name']} ({s['username']})\nAssignment: {ASSIGNMENT_LMS_NAME}\n"
+                z.writestr(f"{stem}.txt", f"Name: {s.name} ({s.username})\nAssignment: {lms_assignment}\n"
                                           f"Date Submitted: {stamp}\nFiles:\n\tOriginal filename: {fname}\n"
                                           f"\tFilename: {stem}_{fname}\n")
     with open(rpath, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["Username", "Name", "CID"])
-        for s in list(cohort) + list(extra_roster):
-            w.writerow([s["username"], s["name"], s["cid"]])
+        for s in students:
+            w.writerow([s.username, s.name, "" if s.cid is None else s.cid])
     return zpath, rpath
 
 
@@ -82,10 +56,13 @@ def run_demo(cfg: Config, out: Path, *, n_students: int = 6, workers: int = 2) -
 
     print(f"1/3 release: {generate_release(cfg.root)}")
     course = Course(cfg)
-    cohort = demo_cohort(cfg, course)[:max(1, n_students)]
-    zpath, rpath = write_cohort(cohort, out / "submissions",
-                                extra_roster=[{"username": "gnoether", "name": "Gita Noether", "cid": 1000007}])
-    print(f"2/3 demo cohort: {len(cohort)} students in {zpath} (+ roster {rpath} with one student who did not submit)")
+    students = demo_cohort(cfg, course)
+    submitted = [s for s in students if s.attempts][:max(1, n_students)]
+    absent = [s for s in students if not s.attempts]
+    zpath, rpath = write_cohort(submitted + absent, out / "submissions",
+                                lms_assignment=getattr(course.module, "LMS_ASSIGNMENT", cfg.assignment))
+    print(f"2/3 demo cohort: {len(submitted)} students in {zpath} (+ roster {rpath}, "
+          f"{len(absent)} on it who did not submit)")
     print("3/3 grading (each notebook runs in the sandbox; reference results are cached per CID)")
     print(grade_batch(cfg, [zpath], out, roster=rpath, workers=workers))
     from .gradebook import read_gradebook

@@ -27,10 +27,10 @@ _worker_state: dict = {}
 
 
 def single_thread() -> None:
+    """One thread for every numeric library this worker starts from now on (the environment), before
+    the course is loaded; the course's ``configure_worker`` hook then sets what the environment does
+    not reach (e.g. a library imported already)."""
     os.environ.update(SINGLE_THREAD_ENV)
-    import torch
-
-    torch.set_num_threads(1)
 
 
 def claim_slot() -> int:
@@ -55,6 +55,9 @@ def _course_for(cfg: Config):
     course = _worker_state.get(("course", cfg))
     if course is None:
         course = Course(cfg)
+        configure = course.hook("configure_worker")
+        if configure is not None:
+            configure()
         _worker_state[("course", cfg)] = course
     return course
 

@@ -8,7 +8,7 @@ engine's own.
 
     student = fabricate.set_details(release, "Ada Lovelace", 1234567)
     student = fabricate.fix_bug(student, source, "sigmoid")        # one seeded bug fixed
-    student = fabricate.solve(student, source, "lr_sweep")         # one task answered
+    student = fabricate.solve(student, source, "task_1")           # one task answered (by grade_id)
     perfect = fabricate.perfect(release, source, "Ada", 1234567)   # everything fixed and answered
 """
 from __future__ import annotations

@@ -6,8 +6,6 @@ a bad submission; a failure of the grader itself becomes a result with status ER
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from . import contentload
 from .config import Config
 from .errors import SetupError
 from .judge import JudgeInputs, judge, parts_of
@@ -33,21 +32,23 @@ class Course:
 
     @cached_property
     def module(self) -> ModuleType:
-        """autograder/<assignment>/course.py: profiles, files for the sandbox, probes."""
-        return self.content_module("course")
+        """autograder/<assignment>/course.py: the course contract's hooks (gradekit.api.CourseHooks)."""
+        from .api import missing_hooks
+
+        module = self.content_module("course")
+        missing = missing_hooks(module)
+        if missing:
+            raise SetupError(f"{self.cfg.checks / 'course.py'} lacks {', '.join(missing)}: see gradekit/api.py "
+                             "(CourseHooks) and docs/COURSE.md")
+        return module
 
     def content_module(self, name: str) -> ModuleType:
-        """A module of the checks folder (`course`, `variants`), loaded by path, once per process."""
-        path = self.cfg.checks / f"{name}.py"
-        if not path.is_file():
-            raise SetupError(f"{path} is missing: the checks folder needs a {name}.py")
-        mod_name = f"gradekit_course_{self.cfg.assignment}_{name}"
-        if mod_name not in sys.modules:
-            spec = importlib.util.spec_from_file_location(mod_name, path)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[mod_name] = module
-            spec.loader.exec_module(module)
-        return sys.modules[mod_name]
+        """A module of the checks folder, loaded by path, once per process."""
+        return contentload.load(self.cfg.checks, name)
+
+    def hook(self, name: str):
+        """The course's optional hook `name` (gradekit.api.OPTIONAL_HOOKS), or None."""
+        return getattr(self.module, name, None)
 
     @cached_property
     def profile(self) -> dict[str, Any]:

@@ -124,9 +124,53 @@ def parts_of(checks_dir: Path) -> list[str]:
     return [_part_of(p) for p in sorted(Path(checks_dir).glob("test_*.py"))]
 
 
-def judge(checks_dir: Path, inputs: JudgeInputs, *, visible_only: bool = False) -> tuple[CheckResult, ...]:
-    plugin = _JudgePlugin(inputs)
-    args = [
+class _PointsPlugin:
+    """Collects each check's part, points and visibility without running anything."""
+
+    def __init__(self):
+        self.checks: list[tuple[str, str, float, bool]] = []
+        self.errors: list[str] = []
+
+    def pytest_configure(self, config):
+        for m in MARKERS:
+            config.addinivalue_line("markers", m)
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.errors.append(f"{report.nodeid}: {report.longreprtext[-2000:]}")
+
+    def pytest_collection_modifyitems(self, items):
+        for item in items:
+            marker = item.get_closest_marker("points")
+            if marker is None or not marker.args:
+                self.errors.append(f"{item.nodeid}: has no @pytest.mark.points(n)")
+                continue
+            self.checks.append((_part_of(item.path), item.name, float(marker.args[0]),
+                                item.get_closest_marker("hidden") is None))
+
+
+def check_table(checks_dir: Path) -> list[tuple[str, str, float, bool]]:
+    """Every check of the course as (part, check name, points, visible), read by collecting the checks
+    (nothing runs).  SetupError when a check file does not import or a check has no points."""
+    plugin = _PointsPlugin()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        pytest.main(_pytest_args(checks_dir) + ["--collect-only"], plugins=[plugin])
+    if plugin.errors:
+        raise SetupError("the autograder checks are broken:\n" + "\n".join(plugin.errors))
+    return plugin.checks
+
+
+def course_points(checks_dir_or_cfg) -> dict[str, float]:
+    """part -> the most points its checks award (the sum of their ``@pytest.mark.points``)."""
+    checks_dir = getattr(checks_dir_or_cfg, "checks", checks_dir_or_cfg)
+    out: dict[str, float] = {}
+    for part, _, points, _ in check_table(Path(checks_dir)):
+        out[part] = out.get(part, 0.0) + points
+    return out
+
+
+def _pytest_args(checks_dir: Path) -> list[str]:
+    return [
         str(checks_dir),
         "-c", os.devnull,              # ignore the repository's own pytest settings
         f"--rootdir={checks_dir}",
@@ -140,6 +184,11 @@ def judge(checks_dir: Path, inputs: JudgeInputs, *, visible_only: bool = False) 
         "-q", "--no-header", "--tb=no", "-s",
         "-W", "ignore::DeprecationWarning",
     ]
+
+
+def judge(checks_dir: Path, inputs: JudgeInputs, *, visible_only: bool = False) -> tuple[CheckResult, ...]:
+    plugin = _JudgePlugin(inputs)
+    args = _pytest_args(checks_dir)
     if visible_only:
         args += ["-m", "not hidden"]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):

@@ -18,12 +18,10 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from importlib import import_module
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
+from . import contentload
 from .config import CONFIG_NAME, load_config
 from .errors import GradekitError
 
@@ -34,42 +32,12 @@ class ReleaseError(GradekitError):
     """nbgrader could not generate the release (e.g. a malformed seeded bug); the message has its log."""
 
 
-@dataclass(frozen=True)
-class BundledFile:
-    """A file (or folder) the release ships next to the notebook, written by a deterministic function.
-
-    ``writer`` is ``"module:function"``; it is called with ``{path_arg: <source folder>/<path>}`` plus
-    ``kwargs`` and must write identical bytes for identical arguments without touching unchanged files.
-    """
-
-    path: str
-    writer: str
-    path_arg: str
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
-
-    def write(self, source_dir: Path) -> None:
-        module, _, name = self.writer.partition(":")
-        function: Callable[..., Any] = getattr(import_module(module), name)
-        function(**{self.path_arg: source_dir / self.path}, **self.kwargs)
-
-
-#: The course data bundled with the "ann" notebook: offline FashionMNIST files in torchvision's raw
-#: layout (read by the chapter's unchanged ``datasets.FashionMNIST(root="data", download=True)``) and
-#: the micrograph the filter sections load.  Small enough to run the notebook in a minute.
-BUNDLED: Mapping[str, Sequence[BundledFile]] = {
-    "ann": (
-        BundledFile("data", "reference.datasets:write_fashion_mnist", "root",
-                    {"n_train": 2000, "n_test": 500, "seed": 0}),
-        BundledFile("micrograph.png", "reference.datasets:write_micrograph", "path", {"seed": 0}),
-    ),
-}
-
-
-def write_bundled_data(root: Path, assignment: str) -> None:
-    """(Re)write the files bundled with ``assignment`` into ``root/source/<assignment>/``."""
-    source_dir = Path(root) / "source" / assignment
-    for bundled in BUNDLED.get(assignment, ()):
-        bundled.write(source_dir)
+def write_bundled_data(source_dir: Path, course_dir: Path) -> None:
+    """(Re)write the files the course bundles with its notebook (its ``bundled_files`` hook) into
+    ``source_dir``; deterministic writers leave unchanged files untouched."""
+    hook = getattr(contentload.load(course_dir, "course"), "bundled_files", None)
+    for bundled in (hook() if hook else ()):
+        bundled.write(Path(source_dir) / bundled.path)
 
 
 @contextlib.contextmanager
@@ -171,21 +139,21 @@ def verify_release(root: Path, assignment: str) -> list[str]:
     return problems
 
 
-def generate_release(root: Path) -> Path:
+def generate_release(root: Path, *, course_dir: Path | None = None) -> Path:
     """Regenerate the bundled data, write ``release/<assignment>/`` with nbgrader, verify it; returns the folder.
 
     Deterministic: running it twice gives byte-identical files.  ReleaseError if nbgrader fails or
     :func:`verify_release` finds a problem.
     """
     root = Path(root).resolve()
-    assignment = load_config(root / CONFIG_NAME).assignment
-    write_bundled_data(root, assignment)
-    run_generate_assignment(root, assignment)
-    problems = verify_release(root, assignment)
+    cfg = load_config(root / CONFIG_NAME)
+    write_bundled_data(root / "source" / cfg.assignment, course_dir or cfg.checks)
+    run_generate_assignment(root, cfg.assignment)
+    problems = verify_release(root, cfg.assignment)
     if problems:
         raise ReleaseError("nbgrader wrote an inconsistent release (check the preprocessor order in "
                            f"{NBGRADER_CONFIG}):\n  " + "\n  ".join(problems))
-    return root / "release" / assignment
+    return root / "release" / cfg.assignment
 
 
 def _tree(folder: Path) -> set[str]:
@@ -209,14 +177,15 @@ def release_is_fresh(root: Path) -> tuple[bool, str]:
     ``(False, message listing the files that differ)``.  ``root`` itself is not modified.
     """
     root = Path(root).resolve()
-    assignment = load_config(root / CONFIG_NAME).assignment
+    cfg = load_config(root / CONFIG_NAME)
+    assignment = cfg.assignment
     committed = root / "release" / assignment
     with tempfile.TemporaryDirectory(prefix="gradekit-release-") as tmp:
         copy = Path(tmp)
         for name in (CONFIG_NAME, NBGRADER_CONFIG):
             shutil.copy2(root / name, copy / name)
         shutil.copytree(root / "source" / assignment, copy / "source" / assignment)
-        fresh = generate_release(copy)
+        fresh = generate_release(copy, course_dir=cfg.checks)
         problems = compare_trees(fresh, committed)
     if not problems:
         return True, f"release/{assignment} is up to date with source/{assignment}"

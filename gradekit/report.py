@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import io
 import math
 import os
 import re
@@ -31,22 +30,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
-from PIL import Image
 
 from . import __version__
 from .gradebook import UNGRADED_STATUSES, UPLOAD_STATUSES, is_graded, part_columns, part_order
+from .figures import figure_png as _png
 from .model import Status, SubmissionResult
 
 FEEDBACK_DIR = "feedback"
 CLASS_REPORT = "report.html"
-MAX_IMAGE_SIDE = 1024          # larger "images" in extras are not plotted
-MAX_SWEEP_POINTS = 200
 
 #: What each status means, in words for the student.
 STUDENT_STATUS_TEXT = {
@@ -145,160 +141,34 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-# -- figures --------------------------------------------------------------------------------------
+def _section_html(section: Any) -> _Raw | None:
+    """One FeedbackSection of the course as HTML (everything escaped; None when it is malformed)."""
+    title, images, text = (getattr(section, k, None) for k in ("title", "images", "text"))
+    if not isinstance(title, str) or not isinstance(images, (list, tuple)) or not isinstance(text, (str, type(None))):
+        return None
+    if not all(isinstance(i, tuple) and len(i) == 2 and isinstance(i[0], str) and isinstance(i[1], bytes)
+               for i in images):
+        return None
+    if len(images) == 1:
+        figures = _img(images[0][1], images[0][0])
+    else:
+        figures = '<div class="panels">' + "".join(
+            f"<figure>{_img(png, caption)}<figcaption>{esc(caption)}</figcaption></figure>"
+            for caption, png in images) + "</div>"
+    return _Raw(f"<h3>{esc(title)}</h3>{figures}" + (f"<p>{esc(text)}</p>" if text else ""))
 
-def _png(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=fig.dpi)
-    return buf.getvalue()
 
-
-def _image_array(value: Any) -> np.ndarray | None:
-    """A 2D finite-size float array from plain nested lists, or None when it is not one."""
+def course_sections(sections_of: Callable[[Mapping[str, Any]], Sequence[Any]] | None,
+                    extras: Any) -> list[_Raw]:
+    """The course's feedback sections for ``extras`` as HTML.  ``extras`` came from an untrusted
+    notebook's answers: a section that fails to draw is left out, never an error."""
+    if sections_of is None or not isinstance(extras, Mapping):
+        return []
     try:
-        a = np.asarray(value, dtype=float)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if a.ndim != 2 or min(a.shape) < 1 or max(a.shape) > MAX_IMAGE_SIDE:
-        return None
-    return a
-
-
-RECONSTRUCTION_PANELS = (("Input (missing pixels)", "input"), ("Your reconstruction", "output"),
-                         ("Ground truth", "ground_truth"))
-NOT_A_NUMBER_RGB = (230, 0, 160)
-
-
-def grey_png(a: np.ndarray, scale: int = 4) -> bytes:
-    """A 2D array as a greyscale PNG, 0 black .. 255 white (clipped, like ``vmin=0, vmax=255``),
-    each pixel drawn ``scale`` x ``scale``; nan/inf pixels in magenta.  Pillow, no figure: ~1 ms."""
-    finite = np.isfinite(a)
-    g = np.clip(np.where(finite, a, 0), 0, 255).round().astype(np.uint8)
-    rgb = np.repeat(g[:, :, None], 3, axis=2)
-    rgb[~finite] = NOT_A_NUMBER_RGB
-    if scale > 1:
-        rgb = rgb.repeat(scale, axis=0).repeat(scale, axis=1)
-    buf = io.BytesIO()
-    Image.fromarray(rgb, "RGB").save(buf, format="png", optimize=False)
-    return buf.getvalue()
-
-
-def reconstruction_pngs(data: Any) -> list[tuple[str, bytes]] | None:
-    """The three panels -- input, the student's reconstruction, ground truth -- as (title, PNG),
-    greyscale 0..255; None when the data is malformed."""
-    if not isinstance(data, Mapping):
-        return None
-    arrays = [_image_array(data.get(k)) for _, k in RECONSTRUCTION_PANELS]
-    if any(a is None for a in arrays):
-        return None
-    scale = max(1, min(4, 200 // max(max(a.shape) for a in arrays)))
-    return [(title, grey_png(a, scale)) for (title, _), a in zip(RECONSTRUCTION_PANELS, arrays)]
-
-
-def _reconstruction_html(data: Any) -> _Raw | None:
-    panels = reconstruction_pngs(data)
-    if panels is None:
-        return None
-    cells = "".join(f"<figure>{_img(png, title)}<figcaption>{esc(title)}</figcaption></figure>"
-                    for title, png in panels)
-    nan_note = ""
-    if any(not np.isfinite(_image_array(data.get(k))).all() for _, k in RECONSTRUCTION_PANELS):
-        nan_note = "<p>Magenta pixels are not numbers (nan or inf).</p>"
-    return _Raw(f'<h3>Your reconstruction compared with the ground truth</h3><div class="panels">{cells}</div>'
-                + nan_note)
-
-
-def _plain_float(x: Any) -> float | None:
-    """A number as float (None, as JSON null for nan, -> nan); None for anything else."""
-    if x is None:
-        return math.nan
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return None
-    return float(x)
-
-
-def sweep_png(data: Any) -> bytes | None:
-    """The student's final loss per learning rate (log x), each rate marked as matching the expected
-    value or not; diverged (nan/inf) losses marked at the top.  None if malformed."""
-    if not isinstance(data, Mapping):
-        return None
-    rates, losses, ok = data.get("learning_rates"), data.get("student"), data.get("expected_ok")
-    if not all(isinstance(v, (list, tuple)) for v in (rates, losses, ok)):
-        return None
-    if not (1 <= len(rates) == len(losses) == len(ok) <= MAX_SWEEP_POINTS):
-        return None
-    xs = [_plain_float(r) for r in rates]
-    ys = [_plain_float(v) for v in losses]
-    if any(x is None or not math.isfinite(x) or x <= 0 for x in xs) or any(y is None for y in ys):
-        return None
-    if not all(b is None or isinstance(b, bool) for b in ok):     # None: the rate was not compared
-        return None
-    order = sorted(range(len(xs)), key=xs.__getitem__)
-    xs, ys, ok = [xs[i] for i in order], [ys[i] for i in order], [ok[i] for i in order]
-    finite = [i for i, y in enumerate(ys) if math.isfinite(y)]
-
-    fig = Figure(figsize=(5.2, 3.2), dpi=90)
-    fig.subplots_adjust(left=0.15, right=0.97, bottom=0.16, top=0.96)   # fixed: a layout engine triples the time
-    ax = fig.add_subplot()
-    ax.set_xscale("log")
-    if finite and all(ys[i] > 0 for i in finite):
-        ax.set_yscale("log")
-        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    if finite:
-        ax.plot([xs[i] for i in finite], [ys[i] for i in finite], color="#999", lw=1, zorder=1)
-    good = [i for i in finite if ok[i] is True]
-    bad = [i for i in finite if ok[i] is False]
-    unchecked = [i for i in finite if ok[i] is None]
-    if good:
-        ax.scatter([xs[i] for i in good], [ys[i] for i in good], marker="o", color="#2a7d2e", s=40, zorder=2,
-                   label="matches the expected loss")
-    if bad:
-        ax.scatter([xs[i] for i in bad], [ys[i] for i in bad], marker="X", color="#b3261e", s=50, zorder=2,
-                   label="does not match")
-    if unchecked:
-        ax.scatter([xs[i] for i in unchecked], [ys[i] for i in unchecked], marker="o", facecolors="none",
-                   edgecolors="#777", s=40, zorder=2, label="not compared (spot checks)")
-    diverged = [i for i, y in enumerate(ys) if not math.isfinite(y)]
-    if diverged:
-        trans = ax.get_xaxis_transform()       # x in data, y in axes coordinates
-        ax.scatter([xs[i] for i in diverged], [0.95] * len(diverged), transform=trans, marker="^",
-                   color="#b26a00", s=50, zorder=2, label="loss is nan/inf (diverged)")
-    if not finite:
-        ax.set_yticks([])
-    ax.set_xlim(min(xs) / 1.6, max(xs) * 1.6)       # the diverged markers do not autoscale
-    # Plain tick labels at the student's own rates, no minor ticks: log axes' default mathtext labels
-    # and minor ticks are most of the rendering time.
-    ax.set_xticks(sorted(set(xs)), [f"{x:g}" for x in sorted(set(xs))], fontsize=8)
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.yaxis.set_minor_locator(NullLocator())
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
-    ax.tick_params(axis="y", labelsize=8)
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel("your final loss")
-    ax.legend(fontsize=8, loc="best")
-    ax.grid(True, which="major", alpha=0.3)
-    return _png(fig)
-
-
-def _sweep_html(data: Any) -> _Raw | None:
-    png = sweep_png(data)
-    if png is None:
-        return None
-    return _Raw(f"<h3>Your learning-rate sweep</h3>{_img(png, 'Your learning-rate sweep')}"
-                "<p>Your final loss for each learning rate; green where it matched the expected value, "
-                "red where it did not, hollow grey where it was not compared (the grader spot-checks some "
-                "rates: every rate must be right).</p>")
-
-
-#: extras key -> renderer of its HTML section (None when the data is unusable).
-PLOTTERS = {"reconstruction": _reconstruction_html, "sweep": _sweep_html}
-
-
-def _safe_plot(fn, data: Any) -> _Raw | None:
-    try:
-        return fn(data)
+        sections = list(sections_of(extras) or ())
     except Exception:       # noqa: BLE001 -- untrusted plot data must never break a feedback page
-        return None
+        return []
+    return [h for h in (_section_html(s) for s in sections[:20]) if h is not None]
 
 
 # -- feedback pages -------------------------------------------------------------------------------
@@ -317,7 +187,11 @@ def _humanize(check_name: str) -> str:
     return name.replace("_", " ")
 
 
-def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[str, Any] | None = None) -> str:
+SectionsOf = Callable[[Mapping[str, Any]], Sequence[Any]]   # the course's feedback_sections hook
+
+
+def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[str, Any] | None = None,
+                  sections_of: SectionsOf | None = None) -> str:
     """The feedback page of one student, as HTML text (pure)."""
     status = Status(result.status)
     who = result.name or result.key
@@ -361,40 +235,44 @@ def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[s
     else:
         parts.append("<p class=\"score\">Not graded.</p>")
 
-    data = result.extras if plots is None else plots
-    figures = []
-    if isinstance(data, Mapping):
-        for key, render in PLOTTERS.items():
-            if key in data:
-                section = _safe_plot(render, data[key])
-                if section is not None:
-                    figures.append(section)
+    figures = course_sections(sections_of, result.extras if plots is None else plots)
     if figures:
         parts.append("<h2>Your results</h2>" + "".join(figures))
     return _page(f"{assignment}: feedback for {who}", "\n".join(parts))
 
 
 def write_feedback(result: SubmissionResult, out_dir: str | os.PathLike[str], *, assignment: str,
-                   plots: Mapping[str, Any] | None = None) -> Path:
+                   plots: Mapping[str, Any] | None = None, sections_of: SectionsOf | None = None) -> Path:
     """Write ``out_dir/feedback/<key>.html`` (key sanitised by :func:`feedback_filename`).
 
     ``plots``: plot data to use instead of ``result.extras`` (same keys and format); ``{}`` for no
-    plots.  Returns the page's path.
+    plots.  ``sections_of``: the course's ``feedback_sections`` hook (draws figures from the extras).
+    Returns the page's path.
     """
     path = Path(out_dir) / FEEDBACK_DIR / feedback_filename(result.key)
-    return _write(path, feedback_html(result, assignment=assignment, plots=plots))
+    return _write(path, feedback_html(result, assignment=assignment, plots=plots, sections_of=sections_of))
 
 
-def _feedback_job(args: tuple[SubmissionResult, str, str]) -> str:
-    result, out_dir, assignment = args
-    return str(write_feedback(result, out_dir, assignment=assignment))
+def _course_sections_of(course_dir: str | None) -> SectionsOf | None:
+    """The course's feedback_sections hook, loaded by path (in a pool worker too)."""
+    if course_dir is None:
+        return None
+    from .contentload import load
+
+    return getattr(load(Path(course_dir), "course"), "feedback_sections", None)
+
+
+def _feedback_job(args: tuple[SubmissionResult, str, str, str | None]) -> str:
+    result, out_dir, assignment, course_dir = args
+    return str(write_feedback(result, out_dir, assignment=assignment, sections_of=_course_sections_of(course_dir)))
 
 
 def write_all_feedback(results: Sequence[SubmissionResult], out_dir: str | os.PathLike[str], *,
-                       assignment: str, workers: int | None = None) -> list[Path]:
-    """:func:`write_feedback` for every result, on ``workers`` processes (default: all cores)."""
+                       assignment: str, workers: int | None = None, course_dir: Path | None = None) -> list[Path]:
+    """:func:`write_feedback` for every result, on ``workers`` processes (default: all cores);
+    ``course_dir``: the course folder whose ``feedback_sections`` hook draws the figures."""
     workers = workers or os.cpu_count() or 1
-    jobs = [(r, str(out_dir), assignment) for r in results]
+    jobs = [(r, str(out_dir), assignment, None if course_dir is None else str(course_dir)) for r in results]
     if workers <= 1 or len(jobs) < 8:
         return [Path(_feedback_job(j)) for j in jobs]
     with ProcessPoolExecutor(max_workers=workers) as pool:

@@ -8,7 +8,6 @@
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 
 import nbformat
@@ -33,38 +32,66 @@ class ValidationReport:
         return "\n".join(self.lines + [f"validation {'passed' if self.ok else 'FAILED'}"])
 
 
-def _submission(key: str, nb) -> Submission:
+def _submission(key: str, nb, cid_placeholder: int) -> Submission:
     import hashlib
 
     from .intake import read_identity
 
     text = nbformat.writes(nb)
     return Submission(key=key, source_name=f"{key}.ipynb", sha256=hashlib.sha256(text.encode()).hexdigest(),
-                      notebook_json=text, identity=read_identity(nb, 123446))
+                      notebook_json=text, identity=read_identity(nb, cid_placeholder))
+
+
+def source_points(source_nb) -> dict[str, float]:
+    """part -> the nbgrader points of its test cell (grade_id ``test_<part>``) in the source notebook."""
+    out: dict[str, float] = {}
+    for cell in source_nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        gid = meta.get("grade_id") or ""
+        if meta.get("grade") and gid.startswith("test_"):
+            out[gid[len("test_"):]] = out.get(gid[len("test_"):], 0.0) + float(meta.get("points", 0) or 0)
+    return out
+
+
+def points_agree(source_nb, checks_points: dict[str, float], parts) -> list[str]:
+    """Where the source notebook's nbgrader points and the pytest checks' points differ (empty: they agree)."""
+    nb_points = source_points(source_nb)
+    problems = []
+    for part in sorted(set(nb_points) | set(checks_points) | set(parts)):
+        want, have = nb_points.get(part), checks_points.get(part)
+        if want is None:
+            problems.append(f"{part}: the checks award {have:g} points, but the source notebook has no graded "
+                            f"test cell with grade_id test_{part}")
+        elif have is None:
+            problems.append(f"{part}: the source notebook's test_{part} cell is worth {want:g} points, but there is "
+                            f"no check file test_{part}.py")
+        elif want != have:
+            problems.append(f"{part}: the source notebook's test_{part} cell is worth {want:g} points, its checks "
+                            f"(test_{part}.py) award {have:g}")
+    return problems
 
 
 def validation_cases(cfg: Config, course) -> dict[str, tuple[object, set[str]]]:
-    """case name -> (notebook, the parts that must score full marks; all others must score 0)."""
-    v = course.content_module("variants")
+    """case name -> (notebook, the parts that must score full marks; all others must score 0).
+
+    Derived from the course's parts: the source; the untouched release; each seeded bug (BUG_PARTS)
+    fixed alone; the tasks (TASK_PARTS) solved cumulatively in order (a task may build on an earlier one)."""
+    m = course.module
     release = nbformat.read(cfg.release, as_version=4)
     source = nbformat.read(cfg.source, as_version=4)
     profile = course.profile
-    from . import fabricate
 
-    source_nb = fabricate.set_details(copy.deepcopy(source), "Validation", VALIDATION_CID)
-    cases = {
-        "source": (v.apply_profile(source_nb, profile), set(course.parts)),
-        "release": (v.student(release, source, name="Validation", cid=VALIDATION_CID, profile=profile), set()),
-    }
-    for part in v.BUG_PARTS:
-        cases[f"release + fix {part}"] = (
-            v.student(release, source, name="Validation", cid=VALIDATION_CID, fixed=[part], profile=profile), {part})
-    cases["release + solve lr_sweep"] = (
-        v.student(release, source, name="Validation", cid=VALIDATION_CID, solved=["lr_sweep"], profile=profile),
-        {"lr_sweep"})
-    cases["release + solve lr_sweep, best_lr"] = (
-        v.student(release, source, name="Validation", cid=VALIDATION_CID, solved=["lr_sweep", "best_lr"],
-                  profile=profile), {"lr_sweep", "best_lr"})
+    def student(**kw):
+        return m.student(release, source, name="Validation", cid=VALIDATION_CID, profile=profile, **kw)
+
+    full_source = m.student(source, source, name="Validation", cid=VALIDATION_CID, profile=profile)
+    cases = {"source": (full_source, set(course.parts)),
+             "release": (student(), set())}
+    for part in m.BUG_PARTS:
+        cases[f"release + fix {part}"] = (student(fixed=[part]), {part})
+    tasks = list(m.TASK_PARTS)
+    for k in range(1, len(tasks) + 1):
+        cases[f"release + solve {', '.join(tasks[:k])}"] = (student(solved=tasks[:k]), set(tasks[:k]))
     return cases
 
 
@@ -85,12 +112,17 @@ def validate_assignment(cfg: Config, *, workers: int = 1) -> ValidationReport:
     from .executors import run_local
     from .grading import Course
 
+    from .judge import course_points
+
     course = Course(cfg)
+    report = ValidationReport()
+    problems = points_agree(nbformat.read(cfg.source, as_version=4), course_points(cfg), course.parts)
+    report.require(not problems, "the source notebook's nbgrader points equal the checks' points per part"
+                   + "".join(f"\n      {p}" for p in problems))
     cases = validation_cases(cfg, course)
-    subs = [_submission(f"case{i}", nb) for i, (nb, _) in enumerate(cases.values())]
+    subs = [_submission(f"case{i}", nb, cfg.cid_placeholder) for i, (nb, _) in enumerate(cases.values())]
     results: dict[str, SubmissionResult] = {}
     run_local(subs, cfg, workers=workers, on_result=lambda r: results.__setitem__(r.key, r))
-    report = ValidationReport()
     for i, (name, (_, full)) in enumerate(cases.items()):
         judge_case(name, results[f"case{i}"], full, report)
         if name == "release":

@@ -16,8 +16,9 @@ def cohort_zip(tmp_path_factory, tiny_cfg, course):
     from gradekit.demo import demo_cohort, write_cohort
 
     cohort = demo_cohort(tiny_cfg, course)
+    assert [s.username for s in cohort if not s.attempts] == ["gnoether"]
     folder = tmp_path_factory.mktemp("subs")
-    zpath, rpath = write_cohort(cohort, folder, extra_roster=[{"username": "gnoether", "name": "G N", "cid": 1000007}])
+    zpath, rpath = write_cohort(cohort, folder, lms_assignment=course.module.LMS_ASSIGNMENT)
     # a roster mismatch: the roster says bclark's CID is something else
     with open(rpath, newline="") as f:
         rows = list(csv.reader(f))
@@ -35,6 +36,7 @@ def cohort_zip(tmp_path_factory, tiny_cfg, course):
 
 def test_batch_gradebook_and_resume(tiny_cfg, cohort_zip, tmp_path):
     from gradekit.batch import grade_batch
+    from gradekit.judge import course_points
 
     zpath, rpath = cohort_zip
     out = tmp_path / "out"
@@ -44,7 +46,7 @@ def test_batch_gradebook_and_resume(tiny_cfg, cohort_zip, tmp_path):
                                 "zed"]
     # zed uploaded only a PDF: a row saying so (intake's Refused), not a silently missing student
     assert df.loc["zed", "status"] == "invalid_notebook" and "not a notebook (.pdf file)" in df.loc["zed", "message"]
-    assert df.loc["aturing", "total"] == df.loc["aturing", "max_total"] == 12, df.loc["aturing"].to_dict()
+    assert df.loc["aturing", "total"] == df.loc["aturing", "max_total"] == sum(course_points(tiny_cfg).values())
     assert df.loc["aturing", "status"] == "graded"
     assert df.loc["bclark", "lr_sweep"] == 1 and "cid_mismatch_roster" in df.loc["bclark", "flags"]
     assert df.loc["cdarwin", "perceptron"] == 2 and df.loc["cdarwin", "sigmoid"] == 0
@@ -99,4 +101,6 @@ def test_batch_killed_midway_resumes_to_the_same_gradebook(cohort_zip, tmp_path)
     assert n_new < 7, "the re-run graded everything again: finished results were lost"
     df = pd.read_csv(out / "gradebook.csv")
     assert sorted(df["student"]) == ["aturing", "bclark", "cdarwin", "dfranklin", "ehopper", "flovelace", "gnoether", "zed"]
-    assert df.set_index("student").loc["aturing", "total"] == 12
+    from gradekit.judge import course_points
+
+    assert df.set_index("student").loc["aturing", "total"] == sum(course_points(tiny_cfg).values())

@@ -53,10 +53,12 @@ def _messages(result, part):
     return " ".join(c.message for c in result.checks if c.part == part and not c.passed)
 
 
-def test_full_marks(graded):
+def test_full_marks(graded, tiny_cfg):
+    from gradekit.judge import course_points
+
     r = graded["full"]
     assert r.status == Status.GRADED, r.message
-    assert r.total == r.max_total == 12
+    assert r.total == r.max_total == sum(course_points(tiny_cfg).values())
     assert _full_parts(r) == ALL_PARTS
     assert "reconstruction" in r.extras and "sweep" in r.extras
     ok = r.extras["sweep"]["expected_ok"]

@@ -186,12 +186,14 @@ def test_config_runs_release_seeded_bugs_after_clear_solutions_and_before_checks
 # ---- the release -------------------------------------------------------------------------------
 
 def make_course(dest: Path, db_from: Path | None = None) -> Path:
-    """A throw-away copy of the course (configs + source); with the gradebook of another copy, nbgrader
-    skips creating one (it runs `alembic` for that, seconds)."""
+    """A throw-away copy of the course (configs, source, checks); with the gradebook of another copy,
+    nbgrader skips creating one (it runs `alembic` for that, seconds)."""
     dest.mkdir(parents=True)
     for name in ("gradekit.toml", NBGRADER_CONFIG):
         shutil.copy2(ROOT / name, dest / name)
     shutil.copytree(SOURCE_DIR, dest / "source" / "ann")
+    shutil.copytree(ROOT / "autograder" / "ann", dest / "autograder" / "ann",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     if db_from is not None:
         shutil.copy2(db_from / "gradebook.db", dest / "gradebook.db")
     return dest

@@ -9,11 +9,22 @@ import numpy as np
 import pytest
 from test_gradebook import HIDDEN_SECRET, PARTS, RECON, SWEEP, cohort, make_result
 
+from functools import partial
+from pathlib import Path
+
+from gradekit import contentload, report
+from gradekit.figures import grey_png
 from gradekit.gradebook import to_dataframe
 from gradekit.model import CheckResult, Status
-from gradekit.report import (CLASS_REPORT, FEEDBACK_DIR, common_failures, feedback_filename, feedback_html,
-                             grey_png, normalise_message, reconstruction_pngs, sweep_png, write_all_feedback,
-                             write_class_report, write_feedback)
+from gradekit.report import CLASS_REPORT, FEEDBACK_DIR, common_failures, feedback_filename, normalise_message, write_class_report
+
+# The ANN course draws the figures (its feedback_sections hook); the engine escapes and inlines them.
+COURSE_DIR = Path(__file__).resolve().parent.parent / "autograder" / "ann"
+PLOTS = contentload.load(COURSE_DIR, "plots")
+reconstruction_pngs, sweep_png = PLOTS.reconstruction_pngs, PLOTS.sweep_png
+feedback_html = partial(report.feedback_html, sections_of=PLOTS.feedback_sections)
+write_feedback = partial(report.write_feedback, sections_of=PLOTS.feedback_sections)
+write_all_feedback = partial(report.write_all_feedback, course_dir=COURSE_DIR)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 HOSTILE = '<script>alert("x")</script>'

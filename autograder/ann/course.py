@@ -1,4 +1,4 @@
-"""The ANN exercise as the engine sees it: profiles, files for the sandbox, and the probes.
+"""The ANN exercise as the engine sees it: the course contract's hooks (gradekit.api.CourseHooks).
 
 Probes are the only questions asked of a student's kernel.  Each returns plain data; the checks in
 this folder compare that data with the reference implementations, outside the sandbox.  Inputs the
@@ -14,10 +14,13 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from gradekit.probes import ProbeSpec
+from gradekit.api import BundledFile, ProbeSpec, sibling
 
 HERE = Path(__file__).resolve().parent
 PARTS = ("perceptron", "sigmoid", "simple_cnn", "lr_sweep", "best_lr")   # gradebook columns, in notebook order
+BUG_PARTS = ("perceptron", "sigmoid", "simple_cnn")   # grade_ids of the cells holding seeded bugs
+TASK_PARTS = ("lr_sweep", "best_lr")                  # grade_ids of the tasks' answer cells (best_lr needs lr_sweep)
+LMS_ASSIGNMENT = "Exercise 6 ANN"   # the assignment's name on the learning platform (demo bulk download)
 SIMPLE_CNN_STATE_SEED = 0
 SIMPLE_CNN_STATE_FILE = "probe_data/simple_cnn_state.pt"
 
@@ -160,7 +163,7 @@ def make_probes(profile: Mapping[str, Any], rng: np.random.Generator) -> list[Pr
 
 def student_sweep(value: Any) -> dict[float, float]:
     """The student's lr_results from the sweep probe as {rate: loss}; TypeError says what is wrong."""
-    from gradekit.probes import as_float, describe
+    from gradekit.api import as_float, describe
 
     if not isinstance(value, dict):
         raise TypeError("the sweep probe returned nothing usable")
@@ -218,7 +221,7 @@ def sweep_matches(student: Mapping[float, float], expected: Mapping[float, float
 
 @functools.cache
 def _key() -> bytes:
-    from gradekit.refcache import tree_hash
+    from gradekit.api import tree_hash
 
     return tree_hash(HERE).encode()
 
@@ -300,7 +303,7 @@ def _reconstruction(value: Mapping[str, Any], profile: Mapping[str, Any]) -> dic
     ground truth comes from the reference when the student's input image is the chapter's."""
     import numpy as np
 
-    from gradekit.probes import as_array
+    from gradekit.api import as_array
     from reference.microscopy import chapter_test_sample
 
     try:
@@ -343,3 +346,40 @@ def feedback_extras(probes: Mapping[str, Any], profile: Mapping[str, Any], cid: 
             extras["sweep"] = {"learning_rates": rates, "student": [student[r] for r in rates],
                                "expected_ok": [matches.get(r) for r in rates]}
     return extras
+
+
+# ---- the rest of the contract: notebooks, release data, feedback figures, demo, workers ----------
+
+def student(release, source, *, name, cid, fixed=(), solved=(), profile=None):
+    """A student notebook built from the release (autograder/ann/variants.py)."""
+    return sibling(__file__, "variants").student(release, source, name=name, cid=cid, fixed=fixed,
+                                                 solved=solved, profile=profile)
+
+
+def bundled_files() -> list[BundledFile]:
+    """Offline FashionMNIST files in torchvision's raw layout (read by the chapter's unchanged
+    ``datasets.FashionMNIST(root="data", download=True)``) and the micrograph the filter sections
+    load: small enough to run the notebook in a minute."""
+    from reference.datasets import write_fashion_mnist, write_micrograph
+
+    return [
+        BundledFile("data", lambda path: write_fashion_mnist(path, n_train=2000, n_test=500, seed=0)),
+        BundledFile("micrograph.png", lambda path: write_micrograph(path, seed=0)),
+    ]
+
+
+def feedback_sections(extras):
+    """The reconstruction and sweep figures (autograder/ann/plots.py; matplotlib loaded only here)."""
+    return sibling(__file__, "plots").feedback_sections(extras)
+
+
+def demo_cohort(release, source, profile):
+    return sibling(__file__, "demo").demo_cohort(release, source, profile)
+
+
+def configure_worker() -> None:
+    """One intra-op thread in every grading worker: the reference's losses are bit-identical to the
+    student's only at the same thread count, and two threads per worker oversubscribe the cores."""
+    import torch
+
+    torch.set_num_threads(1)

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from gradekit.checking import answer, as_float, describe, expect
+from gradekit.api import answer, as_float, describe, expect
 
 
 def _best(probes):

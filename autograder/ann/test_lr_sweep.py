@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from gradekit.checking import answer, expect
+from gradekit.api import answer, expect
 
 
 def _student(course, probes):

@@ -1,7 +1,7 @@
 """Part 1: the perceptron (seeded bug: `weighted_sum + ...` instead of `weighted_sum = ...`)."""
 import pytest
 
-from gradekit.checking import answer, as_float, describe, expect
+from gradekit.api import answer, as_float, describe, expect
 from reference.basics import perceptron
 
 CHAPTER_CASES = 4  # the probe sends the chapter's four printed cases first

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from gradekit.checking import answer, as_array, as_float, describe, expect
+from gradekit.api import answer, as_array, as_float, describe, expect
 from reference.basics import sigmoid
 
 

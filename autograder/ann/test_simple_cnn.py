@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from gradekit.checking import answer, as_array, expect
+from gradekit.api import answer, as_array, expect
 from reference.fashion import SimpleCNN
 
 WHAT = "your `SimpleCNN` class"

@@ -10,8 +10,11 @@ from __future__ import annotations
 import copy
 from typing import Any, Iterable, Mapping
 
-BUG_PARTS = ("perceptron", "sigmoid", "simple_cnn")   # grade_ids of the cells holding seeded bugs
-TASK_PARTS = ("lr_sweep", "best_lr")                  # grade_ids of the answer cells of the tasks
+from gradekit.api import fabricate, sibling
+
+_course = sibling(__file__, "course")
+BUG_PARTS = _course.BUG_PARTS
+TASK_PARTS = _course.TASK_PARTS
 
 
 class EditNotFound(AssertionError):
@@ -52,8 +55,6 @@ def apply_profile(nb, profile: Mapping[str, Any]):
 def student(release, source, *, name: str, cid: int | None, fixed: Iterable[str] = (),
             solved: Iterable[str] = (), profile: Mapping[str, Any] | None = None):
     """A student who fixed the seeded bugs `fixed` and solved the tasks `solved`, nothing else."""
-    from gradekit import fabricate
-
     nb = copy.deepcopy(release)
     for part in fixed:
         nb = fabricate.fix_bug(nb, source, part)
