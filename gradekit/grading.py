@@ -182,9 +182,9 @@ def _judge(sub: Submission, course: Course, executed: Executed, *, visible_only:
     checks = judge(course.cfg.checks, JudgeInputs(report.probes, sub.identity, course.profile, ref, course.module),
                    visible_only=visible_only)
     extras: dict[str, Any] = {}
-    if not visible_only:
-        extras = course.module.feedback_extras(report.probes, course.profile,
-                                               sub.identity.cid if sub.identity.cid_ok else None, ref)
+    feedback_extras = course.hook("feedback_extras")
+    if feedback_extras is not None and not visible_only:
+        extras = feedback_extras(report.probes, course.profile, sub.identity.cid if sub.identity.cid_ok else None, ref)
     timings["reference"] = ref.seconds_computing - ref_before
     timings["judge"] = time.perf_counter() - t0 - timings["reference"]
 
