@@ -317,8 +317,13 @@ def _humanize(check_name: str) -> str:
     return name.replace("_", " ")
 
 
-def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[str, Any] | None = None) -> str:
-    """The feedback page of one student, as HTML text (pure)."""
+def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[str, Any] | None = None,
+                  hidden_released: bool = True, penalty: float = 0.0, notes: Sequence[str] = ()) -> str:
+    """The feedback page of one student, as HTML text (pure).
+
+    ``hidden_released=False`` (before the last deadline that applies to anyone): the page shows the
+    totals and the visible checks only, no hidden check at all.  ``penalty``: late-penalty points
+    taken off the score; ``notes``: sentences shown under the status (lateness, release date)."""
     status = Status(result.status)
     who = result.name or result.key
     parts: list[str] = [f"<h1>{esc(assignment)}: feedback</h1>"]
@@ -333,9 +338,13 @@ def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[s
     detail = "" if status is Status.ERROR else result.message   # internal errors stay with the TAs
     parts.append(f'<div class="status{" bad" if bad else ""}"><p>{esc(STUDENT_STATUS_TEXT[status])}</p>'
                  + (f"<p>{esc(detail)}</p>" if detail else "") + "</div>")
+    parts.extend(f'<p class="meta">{esc(n)}</p>' for n in notes)
 
     if is_graded(result) and result.checks:
-        parts.append(f'<p class="score">Score: {_num(result.total)} / {_num(result.max_total)}</p>')
+        late = (f" ({_num(result.total)} earned, {_num(penalty)} late penalty)"
+                if penalty and penalty == penalty else "")
+        parts.append(f'<p class="score">Score: {_num(result.total - (penalty if late else 0.0))} / '
+                     f'{_num(result.max_total)}{late}</p>')
         order = part_order([result])
         per_part: dict[str, list] = defaultdict(list)
         for c in result.checks:
@@ -349,6 +358,8 @@ def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[s
         rows = []
         for p in order:
             for c in per_part[p]:
+                if not c.visible and not hidden_released:
+                    continue
                 rows.append((p, _humanize(c.name),
                              _badge("visible", "visible") if c.visible else _badge("hidden", "hidden"),
                              _badge("passed", "pass") if c.passed else _badge("failed", "fail"),
@@ -375,26 +386,28 @@ def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[s
 
 
 def write_feedback(result: SubmissionResult, out_dir: str | os.PathLike[str], *, assignment: str,
-                   plots: Mapping[str, Any] | None = None) -> Path:
+                   plots: Mapping[str, Any] | None = None, **page: Any) -> Path:
     """Write ``out_dir/feedback/<key>.html`` (key sanitised by :func:`feedback_filename`).
 
     ``plots``: plot data to use instead of ``result.extras`` (same keys and format); ``{}`` for no
-    plots.  Returns the page's path.
+    plots.  ``page``: :func:`feedback_html`'s deadline options.  Returns the page's path.
     """
     path = Path(out_dir) / FEEDBACK_DIR / feedback_filename(result.key)
-    return _write(path, feedback_html(result, assignment=assignment, plots=plots))
+    return _write(path, feedback_html(result, assignment=assignment, plots=plots, **page))
 
 
-def _feedback_job(args: tuple[SubmissionResult, str, str]) -> str:
-    result, out_dir, assignment = args
-    return str(write_feedback(result, out_dir, assignment=assignment))
+def _feedback_job(args: tuple[SubmissionResult, str, str, Mapping[str, Any]]) -> str:
+    result, out_dir, assignment, page = args
+    return str(write_feedback(result, out_dir, assignment=assignment, **page))
 
 
 def write_all_feedback(results: Sequence[SubmissionResult], out_dir: str | os.PathLike[str], *,
-                       assignment: str, workers: int | None = None) -> list[Path]:
-    """:func:`write_feedback` for every result, on ``workers`` processes (default: all cores)."""
+                       assignment: str, workers: int | None = None,
+                       pages: Mapping[str, Mapping[str, Any]] | None = None) -> list[Path]:
+    """:func:`write_feedback` for every result, on ``workers`` processes (default: all cores);
+    ``pages``: per student key, :func:`feedback_html`'s deadline options."""
     workers = workers or os.cpu_count() or 1
-    jobs = [(r, str(out_dir), assignment) for r in results]
+    jobs = [(r, str(out_dir), assignment, dict((pages or {}).get(r.key, {}))) for r in results]
     if workers <= 1 or len(jobs) < 8:
         return [Path(_feedback_job(j)) for j in jobs]
     with ProcessPoolExecutor(max_workers=workers) as pool:
