@@ -43,9 +43,11 @@ def is_blank(value: object) -> bool:
 
 
 def formula_safe(text: str) -> str:
-    """``text`` with a leading ``'`` when a spreadsheet would read it as a formula (Excel and
-    LibreOffice then show it as text; :func:`unescape` removes it again)."""
-    return "'" + text if text.startswith(FORMULA_START) else text
+    """``text`` with a leading ``'`` when a spreadsheet would read it as a formula, also behind
+    leading blanks, which an import may trim (Excel and LibreOffice then show it as text;
+    :func:`unescape` removes it again)."""
+    risky = text.startswith(FORMULA_START) or text.lstrip(" \t\r\n\xa0").startswith(FORMULA_START)
+    return "'" + text if risky else text
 
 
 def unescape(text: str) -> str:
