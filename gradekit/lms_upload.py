@@ -25,7 +25,7 @@ import html
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,7 +148,7 @@ def _when(t) -> str:
 
 
 def feedback_text(result: SubmissionResult, late: Lateness, *, assignment: str, hidden_released: bool,
-                  release_at=None) -> str:
+                  release_at=None, parts: Sequence[str] = ()) -> str:
     """One student's feedback as one line of HTML (the Grade Centre's ``Feedback to Learner``):
     score, late penalty, points per part, and every check's result and message -- hidden checks'
     only once ``hidden_released`` (after the last deadline that applies to anyone).  Every text
@@ -162,15 +162,18 @@ def feedback_text(result: SubmissionResult, late: Lateness, *, assignment: str, 
         out.append(f" ({number_cell(earned)} earned, {number_cell(penalty)} deducted: submitted "
                    f"{late.late_by_h:.1f} h after your deadline {_when(late.deadline)})")
     out.append(".</p>")
-    order = part_order([result])
-    parts = []
+    order = part_order([result], parts)
+    per_part = []
     for p in order:
         cs = [c for c in result.checks if c.part == p]
-        parts.append(f"{e(p)} {number_cell(sum(c.points for c in cs))}/{number_cell(sum(c.max_points for c in cs))}")
-    if parts:
-        out.append("<p>" + "; ".join(parts) + "</p>")
+        if cs:
+            per_part.append(f"{e(p)} {number_cell(sum(c.points for c in cs))}/"
+                            f"{number_cell(sum(c.max_points for c in cs))}")
+    if per_part:
+        out.append("<p>" + "; ".join(per_part) + "</p>")
     items = []
-    for c in result.checks:
+    rank = {p: i for i, p in enumerate(order)}
+    for c in sorted(result.checks, key=lambda c: rank[c.part]):     # stable: check order kept within a part
         if not c.visible and not hidden_released:
             continue
         verdict = "passed" if c.passed else "failed"

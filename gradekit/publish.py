@@ -144,7 +144,7 @@ def publish(cfg: Config, inputs: PublishInputs, out_dir: Path, *, parts: Sequenc
     header, warning = column_header(lms_column or cfg.lms.column, cfg.assignment)
     texts = pub.step("the LMS feedback text", lambda: {
         r.key: feedback_text(r, late.get(r.key, ON_TIME), assignment=cfg.assignment, hidden_released=released,
-                             release_at=release_at) for r in results})
+                             release_at=release_at, parts=parts) for r in results})
     lms = pub.step("the LMS upload", lambda: write_lms_upload(df, out_dir, header=header, warning=warning,
                                                               feedback=texts or {}))
     if lms is not None:
