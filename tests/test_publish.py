@@ -332,3 +332,19 @@ def test_a_failing_writer_does_not_stop_the_others(tmp_path, tiny_cfg, monkeypat
     assert (tmp_path / "gradebook.csv").exists() and (tmp_path / "report.html").exists()
     assert list((tmp_path / "feedback").glob("*.html"))
     assert pd.read_csv(tmp_path / "gradebook.csv", encoding="utf-8-sig")["student"].tolist() == ["name "]
+
+
+def test_odd_file_names_still_get_every_output(tmp_path, tiny_cfg):
+    """Issue 12 item 5: keys from file names with leading/trailing blanks, tabs, line breaks or a
+    formula never stop a writer; each student still gets a gradebook row and a feedback page."""
+    from gradekit.publish import PublishInputs, publish
+
+    keys = ["name ", " name", "\tname", "new\nline", "=1+2", "ok"]
+    results = [make_result("correct", key=k, file=f"{k}.ipynb", flags=("key_from_file_name",)) for k in keys]
+    pub = publish(tiny_cfg, PublishInputs(results, {}, {}, None), tmp_path, parts=PARTS, now=DEADLINE)
+    assert not pub.problems, pub.problems
+    assert sorted(read_gradebook(tmp_path / "gradebook.csv")["student"]) == sorted(keys)
+    assert len(list((tmp_path / "feedback").glob("*.html"))) == len(keys)
+    assert _cells(tmp_path / LMS_UPLOAD, "utf-16") == [["Username", tiny_cfg.assignment]]   # all held back
+    assert len(_cells(tmp_path / LMS_REVIEW, "utf-8-sig")) == len(keys) + 1
+    assert (tmp_path / "report.html").exists()
