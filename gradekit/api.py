@@ -139,6 +139,8 @@ OPTIONAL_HOOKS: Mapping[str, tuple[str, str]] = {
     "feedback_sections": ("(extras) -> list[FeedbackSection]", "no figures on feedback pages"),
     "bundled_files": ("() -> list[BundledFile]", "the release ships the notebook only"),
     "demo_cohort": ("(release, source, profile) -> list[DemoStudent]", "`gradekit demo` refuses to run"),
+    "LMS_ASSIGNMENT": ("str", "the assignment's name in the demo's bulk download; default: [assignment] name"),
+    "DEMO_DEADLINE": ("ISO 8601 str", "the demo's deadline when gradekit.toml sets no [policy]; none"),
     "configure_worker": ("() -> None", "called once in every grading worker (e.g. one intra-op thread)"),
     "hostile_cells": ("(targets) -> list[HostileCell]", "the corpus runs the engine's generic cases only"),
 }

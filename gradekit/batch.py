@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import signal
 import time
+from dataclasses import dataclass, field, replace
+from datetime import timezone
 from pathlib import Path
 
 from .config import Config
 from .model import Status, Submission, SubmissionResult
+from .policy import aware
+from .publish import PublishInputs, Timing
 
 
 def _progress(total: int, enabled: bool):
@@ -19,38 +23,82 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, unit="nb", desc="grading", disable=not enabled, dynamic_ncols=True)
 
 
-def collect_submissions(cfg: Config, inputs: list[Path], workdir: Path, roster: Path | None):
-    """Intake: expand folders/zips, read each notebook, join the roster.
-    Returns (submissions, skipped [(name, reason)], missing roster entries as results)."""
-    from .intake import expand_inputs, match_roster, read_item, read_roster, refused_submission
+@dataclass
+class Collected:
+    """What intake hands to grading: one Submission per student (plus, for attempt = "best", one per
+    earlier attempt), what was skipped, the roster's students without a submission, and when each
+    submission arrived."""
 
-    intake = expand_inputs(inputs, workdir)
+    subs: list[Submission]
+    skipped: list = field(default_factory=list)                 # [(name, reason)]
+    missing: list[SubmissionResult] = field(default_factory=list)
+    roster: object = None                                       # intake.Roster | None
+    timings: dict[str, Timing] = field(default_factory=dict)   # by submission key
+    attempts: dict[str, str] = field(default_factory=dict)     # earlier attempt's key -> student key
+
+
+def item_timing(item, zone: str) -> Timing:
+    """The LMS attempt stamp (read in the platform's zone), else the file's modification time."""
+    if item.attempt_time is not None:
+        return Timing(aware(item.attempt_time, zone).astimezone(timezone.utc), "lms")
+    if item.file_time is not None:
+        return Timing(aware(item.file_time, zone).astimezone(timezone.utc), "mtime")
+    return Timing(None)
+
+
+def collect_submissions(cfg: Config, inputs: list[Path], workdir: Path, roster: Path | None) -> Collected:
+    """Intake: expand folders/zips, read each notebook, join the roster, note submission times."""
+    from .intake import expand_inputs, match_roster, read_item, read_roster, refused_submission
+    from .intake.flags import add_flags
+
+    intake = expand_inputs(inputs, workdir, all_attempts=cfg.policy.attempt == "best")
     max_bytes = int(cfg.limits.max_notebook_mb * 1024 * 1024)
+    primary = [i for i in intake.items if i.attempt_of is None]
+    earlier = [i for i in intake.items if i.attempt_of is not None]
     subs: list[Submission] = [read_item(item, cid_placeholder=cfg.cid_placeholder, max_bytes=max_bytes)
-                              for item in intake.items]
+                              for item in primary]
     subs += [refused_submission(r) for r in intake.refused]   # one row each, saying why
-    missing_results: list[SubmissionResult] = []
+    timings = [item_timing(i, cfg.lms.timezone) for i in primary] + [Timing(None)] * len(intake.refused)
+    out = Collected(subs, list(intake.skipped))
     if roster is not None:
-        subs, missing = match_roster(subs, read_roster(roster))
+        out.roster = read_roster(roster)
+        subs, missing = match_roster(subs, out.roster)
         for entry in missing:
-            missing_results.append(SubmissionResult(
+            out.missing.append(SubmissionResult(
                 key=entry.key, file="", name=entry.name, cid=entry.cid, status=Status.NO_SUBMISSION,
                 message="on the roster, but no submission was found"))
-    return subs, list(intake.skipped), missing_results
+    if cfg.policy.deadline is not None:       # a file time decides lateness: say so
+        subs = [replace(s, flags=add_flags(s.flags, "submitted_at_from_mtime")) if t.source == "mtime" else s
+                for s, t in zip(subs, timings)]
+    out.subs = subs
+    out.timings = {s.key: t for s, t in zip(subs, timings)}
+    renamed = {item.key: sub.key for item, sub in zip(primary, subs)}   # roster matching may rename
+    for item in earlier:
+        student = renamed.get(item.attempt_of, item.attempt_of)
+        key = student + item.key[len(item.attempt_of):]
+        sub = read_item(replace(item, key=key), cid_placeholder=cfg.cid_placeholder, max_bytes=max_bytes)
+        out.subs.append(sub)
+        out.timings[key] = item_timing(item, cfg.lms.timezone)
+        out.attempts[key] = student
+    return out
 
 
 def grade_batch(cfg: Config, inputs: list[Path], out_dir: Path, *, roster: Path | None = None,
-                workers: int = 1, scheduler: str | None = None, progress: bool = True) -> str:
-    from .gradebook import to_dataframe, write_gradebook, write_lms_upload
+                workers: int = 1, scheduler: str | None = None, progress: bool = True,
+                lms_column: str | None = None, release_feedback: bool = False) -> str:
+    """Grade everything in ``inputs`` into ``out_dir``; returns the run's summary (files written,
+    status counts, what a TA must know before uploading).  ``lms_column`` overrides ``[lms] column``;
+    ``release_feedback`` shows hidden checks' messages before the last deadline."""
     from .grading import Course
     from .ordering import longest_first
-    from .report import write_all_feedback, write_class_report
+    from .publish import publish
     from .store import ResultStore
 
     t_start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     course = Course(cfg)
-    subs, skipped, missing = collect_submissions(cfg, inputs, out_dir / "intake", roster)
+    collected = collect_submissions(cfg, inputs, out_dir / "intake", roster)
+    subs, skipped, missing = collected.subs, collected.skipped, collected.missing
     t_intake = time.perf_counter() - t_start
 
     with ResultStore(out_dir / "results.sqlite") as store:
@@ -83,21 +131,17 @@ def grade_batch(cfg: Config, inputs: list[Path], out_dir: Path, *, roster: Path 
         store.delete_missing(keep)
         results = sorted(store.all(), key=lambda r: r.key)
 
-    t_report = time.perf_counter()
-    df = to_dataframe(results, parts=course.parts)
-    write_gradebook(df, out_dir)
-    max_total = max((r.max_total for r in results), default=0.0)
-    write_lms_upload(df, out_dir, assignment=cfg.assignment, points_possible=max_total, column_id=None)
-    write_all_feedback(results, out_dir, assignment=cfg.assignment, workers=workers, course_dir=cfg.checks)
-    timings = {"intake": t_intake, "grading (all workers, wall)": t_grading,
-               "gradebook + feedback (wall)": time.perf_counter() - t_report}
-    write_class_report(results, df, out_dir, assignment=cfg.assignment, timings=timings)
+    timings = {"intake": t_intake, "grading (all workers, wall)": t_grading}
+    pub = publish(cfg, PublishInputs(results, collected.timings, collected.attempts, collected.roster), out_dir,
+                  parts=course.parts, workers=workers, lms_column=lms_column, release_feedback=release_feedback,
+                  timings=timings)
 
     lines = [f"graded {len(todo)} new or changed submission(s), {len(subs) - len(todo)} unchanged (skipped), "
              f"{len(missing)} on the roster without a submission; {len(skipped)} input file(s) skipped"]
     for name, reason in skipped:
         lines.append(f"  skipped {name}: {reason}")
-    lines.append(f"gradebook: {out_dir / 'gradebook.csv'}  report: {out_dir / 'report.html'}  "
-                 f"feedback: {out_dir / 'feedback'}/")
+    if collected.roster is not None:
+        lines += [f"  roster: {p}" for p in collected.roster.problems]
+    lines += pub.lines
     lines.append(f"wall time {time.perf_counter() - t_start:.1f} s")
     return "\n".join(lines)

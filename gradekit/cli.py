@@ -97,7 +97,8 @@ def cmd_grade(args) -> int:
     cfg = _config(args)
     summary = grade_batch(cfg, [Path(p) for p in args.submissions], Path(args.out),
                           roster=Path(args.roster) if args.roster else None,
-                          workers=args.workers, scheduler=args.scheduler, progress=not args.quiet)
+                          workers=args.workers, scheduler=args.scheduler, progress=not args.quiet,
+                          lms_column=args.lms_column, release_feedback=args.release_feedback)
     print(summary)
     return 0
 
@@ -149,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786); default: local pool")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--lms-column", help="the Grade Centre column header, ID included, e.g. "
+                                        "'Exercise 6 [Total Pts: 12 Score] |123456' (default: [lms] column)")
+    p.add_argument("--release-feedback", action="store_true",
+                   help="show hidden checks' messages in the feedback now, before the last deadline has passed")
     _add_grading_options(p)
     p.set_defaults(func=cmd_grade)
 

@@ -464,7 +464,7 @@ def _results_by_key(store_path: Path) -> dict[str, list[SubmissionResult]]:
 
 def _gradebook_rows(path: Path) -> dict[str, int]:
     counts: dict[str, int] = {}
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:     # gradebook.csv carries a BOM (for Excel)
         for row in csv.DictReader(f):
             counts[row["student"]] = counts.get(row["student"], 0) + 1
     return counts

@@ -54,8 +54,15 @@ def run_demo(cfg: Config, out: Path, *, n_students: int = 6, workers: int = 2) -
     from .grading import Course
     from .release import generate_release
 
-    print(f"1/3 release: {generate_release(cfg.root)}")
     course = Course(cfg)
+    demo_deadline = getattr(course.module, "DEMO_DEADLINE", None)
+    if cfg.policy.deadline is None and demo_deadline:
+        from datetime import datetime
+
+        from .policy import LatePolicy
+        cfg = cfg.with_(policy=LatePolicy(datetime.fromisoformat(demo_deadline), per_day=0.10, max_fraction=1.0))
+        print(f"demo deadline {demo_deadline}, 10 % off per started day late ([policy] in gradekit.toml sets yours)")
+    print(f"1/3 release: {generate_release(cfg.root)}")
     students = demo_cohort(cfg, course)
     submitted = [s for s in students if s.attempts][:max(1, n_students)]
     absent = [s for s in students if not s.attempts]

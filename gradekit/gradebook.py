@@ -1,51 +1,57 @@
-"""Results -> a pandas gradebook (pure), and the writers at the edge: csv/parquet and a Blackboard upload.
+"""Results -> a pandas gradebook (pure), and the writers at the edge: csv/parquet.
+
+The learning platform's files (upload, review, feedback) are written by :mod:`gradekit.lms_upload`.
 
 The rule for points (what a TA reads in a row)
 ----------------------------------------------
 * A part column holds the points the student was actually awarded in that part: 0.0 when its
   checks ran and failed.  ``status`` says *why* (graded, no_cid, timeout, kernel_died).
 * A submission that could not be graded at all -- status ``invalid_notebook``, ``no_submission`` or
-  ``error`` (:data:`UNGRADED_STATUSES`) -- has **NaN** in every part column and ``total`` 0.0, so it is
-  never a silent 0 that looks like a real zero: the NaNs and the status tell it apart.
+  ``error`` (:data:`UNGRADED_STATUSES`) -- has **NaN** in every part column, in ``penalty`` and in
+  ``total``: a blank cell, never a silent 0 in a spreadsheet's average.
+* ``total`` is the earned points minus ``penalty`` (the late penalty, :mod:`gradekit.policy`).
 * A part for which a judged submission has no check result at all is NaN as well ("not judged").
 * ``max_total`` is the result's own maximum; for an ungraded row (no checks of its own) it is the
   assignment's maximum as seen in the other rows (sum over parts of the largest part maximum), NaN
   when no row has any checks.
 
 Columns and dtypes: ``student`` string (the key: LMS username, roster id or file stem), ``cid``
-Int64 (nullable), ``name`` string (NA when the notebook did not say), ``file`` string, one float64
-column per part, ``total`` and ``max_total`` float64, ``status`` category (all :class:`Status`
-values, in their declaration order), ``flags`` string (``;``-joined, "" when none), ``message``
-string.  Rows are sorted by ``student``.
+Int64 (nullable), ``name`` string (NA when neither the notebook nor the roster said), ``file``
+string, one float64 column per part, ``submitted_at`` and ``deadline`` string (ISO 8601, UTC; NA when
+unknown / no deadline), ``late_by_h`` and ``penalty`` float64 (points deducted), ``total`` and
+``max_total`` float64, ``status`` category (all :class:`Status` values, in their declaration order),
+``flags`` string (``;``-joined, "" when none), ``message`` string.  Rows are sorted by ``student``.
 """
 from __future__ import annotations
 
 import os
-import re
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .escape import CSV_ENCODING, sheet_cell, unescape
 from .model import Status, SubmissionResult
+from .policy import ON_TIME, Lateness
 
-#: Statuses whose submissions were not judged: NaN part columns, total 0, never uploaded as a score.
+#: Statuses whose submissions were not judged: NaN part columns and total, never uploaded as a score.
 UNGRADED_STATUSES: frozenset[Status] = frozenset({Status.INVALID_NOTEBOOK, Status.NO_SUBMISSION, Status.ERROR})
-#: Statuses whose total goes into the LMS upload; every other row is held back for a TA to look at.
-UPLOAD_STATUSES: frozenset[Status] = frozenset({Status.GRADED, Status.NO_CID})
+#: Statuses whose total may go into the LMS upload (identity permitting, see gradekit.lms_upload);
+#: every other row is held back for a TA to look at.
+UPLOAD_STATUSES: frozenset[Status] = frozenset({Status.GRADED})
 
 ID_COLUMNS = ("student", "cid", "name", "file")
+LATE_COLUMNS = ("submitted_at", "deadline", "late_by_h", "penalty")
 TAIL_COLUMNS = ("total", "max_total", "status", "flags", "message")
-TEXT_COLUMNS = ("student", "name", "file", "flags", "message")
+TEXT_COLUMNS = ("student", "name", "file", "flags", "message")       # untrusted text: escaped in the CSV
+TIME_COLUMNS = ("submitted_at", "deadline")
 STATUS_DTYPE = pd.CategoricalDtype([s.value for s in Status], ordered=False)
 
 GRADEBOOK_CSV = "gradebook.csv"
 GRADEBOOK_PARQUET = "gradebook.parquet"
-LMS_UPLOAD = "blackboard_upload.xls"
-LMS_REVIEW = "blackboard_review.tsv"
 
 
 # -- pure: results -> frames ----------------------------------------------------------------------
@@ -106,18 +112,43 @@ def _max_totals(results: Sequence[SubmissionResult]) -> np.ndarray:
     return np.array([r.max_total if r.checks else assignment_max for r in results], dtype=float)
 
 
-def to_dataframe(results: Sequence[SubmissionResult], parts: Sequence[str] | None = None) -> pd.DataFrame:
+def earned_total(result: SubmissionResult) -> float:
+    """Points the checks awarded (before any penalty); NaN when the submission was not graded."""
+    return result.total if is_graded(result) else np.nan
+
+
+def _iso_utc(t: datetime | None) -> str | None:
+    return None if t is None else t.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _late_columns(results: Sequence[SubmissionResult], late: Sequence[Lateness]) -> dict[str, object]:
+    earned = np.array([earned_total(r) for r in results], dtype=float)
+    penalty = np.array([lt.penalty(e) for lt, e in zip(late, earned)], dtype=float)
+    return {
+        "submitted_at": pd.array([_iso_utc(lt.submitted_at) for lt in late], dtype="string"),
+        "deadline": pd.array([_iso_utc(lt.deadline) for lt in late], dtype="string"),
+        "late_by_h": np.array([lt.late_by_h for lt in late], dtype=float),
+        "penalty": penalty,
+        "total": earned - penalty,          # NaN stays NaN: ungraded rows are blank, never 0
+    }
+
+
+def to_dataframe(results: Sequence[SubmissionResult], parts: Sequence[str] | None = None,
+                 lateness: Mapping[str, Lateness] | None = None) -> pd.DataFrame:
     """One row per student (sorted by key); see the module docstring for the columns and the NaN rule.
 
     ``parts`` fixes the order of the part columns (a part listed but never judged is an all-NaN
     column); parts the results have beyond ``parts`` follow in order of first appearance.
+    ``lateness`` (by student key, :func:`gradekit.policy.lateness`) gives the submission times and
+    late penalties; a key without an entry is on time.
     """
     _check_keys_unique(results)
     order = part_order(results, parts)
-    clash = set(order) & set(ID_COLUMNS + TAIL_COLUMNS)
+    clash = set(order) & set(ID_COLUMNS + LATE_COLUMNS + TAIL_COLUMNS)
     if clash:
         raise ValueError(f"part name(s) {sorted(clash)} clash with the gradebook's own columns")
     results = sorted(results, key=lambda r: r.key)
+    late = [(lateness or {}).get(r.key, ON_TIME) for r in results]
     cols: dict[str, object] = dict(_identity_frame(results))
     points = np.full((len(results), len(order)), np.nan)
     index = {p: j for j, p in enumerate(order)}
@@ -128,7 +159,7 @@ def to_dataframe(results: Sequence[SubmissionResult], parts: Sequence[str] | Non
             points[i, index[p]] = v
     for p, j in index.items():
         cols[p] = points[:, j]
-    cols["total"] = np.array([r.total if is_graded(r) else 0.0 for r in results], dtype=float)
+    cols.update(_late_columns(results, late))
     cols["max_total"] = _max_totals(results)
     cols["status"] = _status_column(results)
     cols["flags"] = pd.array([";".join(r.flags) for r in results], dtype="string")
@@ -164,14 +195,14 @@ def check_columns(results: Sequence[SubmissionResult], parts: Sequence[str] | No
     cols["status"] = _status_column(results)
     for c, j in index.items():
         cols[c] = points[:, j]
-    cols["total"] = np.array([r.total if is_graded(r) else 0.0 for r in results], dtype=float)
+    cols["total"] = np.array([earned_total(r) for r in results], dtype=float)   # before any late penalty
     cols["max_total"] = _max_totals(results)
     return pd.DataFrame(cols)
 
 
 def part_columns(df: pd.DataFrame) -> list[str]:
     """The part columns of a gradebook frame, in order."""
-    fixed = set(ID_COLUMNS + TAIL_COLUMNS)
+    fixed = set(ID_COLUMNS + LATE_COLUMNS + TAIL_COLUMNS)
     return [c for c in df.columns if c not in fixed]
 
 
@@ -191,31 +222,21 @@ def _atomic_write(path: Path, write) -> None:
         raise
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
-
-
-def _csv_safe(value: object) -> object:
-    """Spreadsheet formula injection guard: a text cell starting with = + - @ (or a quote) gets a
-    leading ``'``, which Excel/LibreOffice show as text.  :func:`read_gradebook` removes it."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 def write_gradebook(df: pd.DataFrame, out_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
     """``out_dir/gradebook.csv`` and ``out_dir/gradebook.parquet``; returns their paths.
 
-    The parquet file keeps the dtypes exactly.  The CSV is for people: text cells that a
-    spreadsheet would run as a formula (student-controlled names and messages) are prefixed with
-    ``'``; :func:`read_gradebook` undoes that and restores the dtypes.
+    The parquet file keeps the dtypes exactly.  The CSV is for people: UTF-8 with a byte-order mark
+    (Excel then reads accents right), and every text cell goes through
+    :func:`gradekit.escape.sheet_cell` (a cell a spreadsheet would run as a formula gets a leading
+    ``'``); :func:`read_gradebook` undoes that and restores the dtypes.
     """
     out = Path(out_dir)
     csv_path, pq_path = out / GRADEBOOK_CSV, out / GRADEBOOK_PARQUET
     safe = df.copy()
     for c in TEXT_COLUMNS:
         if c in safe.columns:
-            safe[c] = safe[c].map(_csv_safe, na_action="ignore").astype("string")
-    _atomic_write(csv_path, lambda p: safe.to_csv(p, index=False, lineterminator="\n"))
+            safe[c] = safe[c].map(lambda v: sheet_cell(v, one_line=False), na_action="ignore").astype("string")
+    _atomic_write(csv_path, lambda p: safe.to_csv(p, index=False, lineterminator="\n", encoding=CSV_ENCODING))
     _atomic_write(pq_path, lambda p: df.to_parquet(p, index=False))
     return csv_path, pq_path
 
@@ -225,10 +246,12 @@ def read_gradebook(path: str | os.PathLike[str]) -> pd.DataFrame:
     path = Path(path)
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
-    df = pd.read_csv(path, dtype="string", keep_default_na=False, na_values=[""])
+    df = pd.read_csv(path, dtype="string", keep_default_na=False, na_values=[""], encoding=CSV_ENCODING)
     for c in df.columns:
         if c in TEXT_COLUMNS:
-            df[c] = df[c].map(lambda s: s[1:] if s.startswith("'") else s, na_action="ignore").astype("string")
+            df[c] = df[c].map(unescape, na_action="ignore").astype("string")
+        elif c in TIME_COLUMNS:
+            continue                                    # ISO 8601 text: stays a string
         elif c == "cid":
             df[c] = df[c].astype("Int64")
         elif c == "status":
@@ -239,89 +262,3 @@ def read_gradebook(path: str | os.PathLike[str]) -> pd.DataFrame:
         if c in df.columns:
             df[c] = df[c].fillna("")
     return df
-
-
-def _num(x: float) -> str:
-    """10.0 -> "10", 7.25 -> "7.25" (at most 4 decimals, no exponent)."""
-    s = f"{float(x):.4f}".rstrip("0").rstrip(".")
-    return "0" if s in ("-0", "") else s
-
-
-def _one_line(value: object) -> str:
-    """Text for one cell of a tab-delimited file: no tabs or line breaks."""
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return ""
-    return re.sub(r"[\t\r\n]+", " ", str(value)).strip()
-
-
-def blackboard_column_header(assignment: str, points_possible: float, column_id: str | int | None) -> str:
-    """``Name [Total Pts: N Score] |ID`` (matches the existing Grade Centre column with that ID), or
-    the plain name when there is no ID (Blackboard then creates a new *text* column)."""
-    name = _one_line(assignment)
-    if not name or "|" in name:
-        raise ValueError(f"assignment name {assignment!r} cannot be a Blackboard column name")
-    if column_id is None:
-        return name
-    cid = str(column_id).strip()
-    if not cid or re.search(r"[\s|]", cid):
-        raise ValueError(f"column id {column_id!r} is not a Blackboard column ID (the number after '|' in a "
-                         f"downloaded grade file's header)")
-    return f"{name} [Total Pts: {_num(points_possible)} Score] |{cid}"
-
-
-@dataclass(frozen=True)
-class LmsUpload:
-    upload: Path        # the file to upload to the Grade Centre
-    review: Path        # held-back and flagged students, with the reason: for a TA, not for upload
-    uploaded: int
-    held_back: int
-
-
-def write_lms_upload(df: pd.DataFrame, out_dir: str | os.PathLike[str], assignment: str,
-                     points_possible: float, column_id: str | int | None = None) -> LmsUpload:
-    """A Blackboard Grade Centre upload file: ``out_dir/blackboard_upload.xls`` (+ a review file).
-
-    Format (Blackboard Learn, "Work Offline > Upload"): tab-delimited text -- Blackboard's
-    recommended form, which it names ``.xls``; no quoting -- UTF-8, one header row, then one row per
-    student: ``Username`` (the gradebook's ``student`` key: right only when the keys are Blackboard
-    usernames, as they are for submissions taken from Blackboard's assignment download) and the
-    score column.  With ``column_id`` (the number after ``|`` in the column's header in a grade file
-    downloaded from the Grade Centre) the header is ``<assignment> [Total Pts: N Score] |<id>`` and the
-    upload fills that existing column.
-
-    WARNING: without ``column_id`` the header is the plain assignment name, and Blackboard creates a
-    *new text column with 0 points possible*, which no calculated column (Total, Weighted Total)
-    includes until a TA edits it into a score column.  Prefer passing the ID.
-
-    Students whose score is not trustworthy are **left out** of the upload, so their Grade Centre
-    cell keeps whatever it has (no false zero, no cleared manual grade): every status other than
-    graded/no_cid (:data:`UPLOAD_STATUSES`) -- invalid notebook, no submission, grader error, timeout,
-    kernel died.  They are listed in ``out_dir/blackboard_review.tsv`` with the status and the reason,
-    together with uploaded rows that carry flags; a TA checks them and enters grades by hand.  (An
-    empty score cell was not chosen because what Blackboard does with one is not documented, and a
-    notes column without an ID would itself become a new Grade Centre column.)
-    """
-    out = Path(out_dir)
-    header = blackboard_column_header(assignment, points_possible, column_id)
-    upload_rows: list[str] = ["\t".join(("Username", header))]
-    review_rows: list[str] = ["\t".join(("Username", "Name", "Status", "Uploaded", "Score", "Flags", "Reason"))]
-    held = 0
-    for row in df.sort_values("student").itertuples(index=False):
-        user = str(row.student)
-        if not user or re.search(r"[\t\r\n]", user) or user != user.strip():
-            raise ValueError(f"student key {user!r} cannot be a Blackboard username")
-        status = Status(str(row.status))
-        ok = status in UPLOAD_STATUSES and not np.isnan(row.total)
-        if ok:
-            upload_rows.append(f"{user}\t{_num(row.total)}")
-        else:
-            held += 1
-        if not ok or row.flags:
-            review_rows.append("\t".join((user, _one_line(row.name), status.value, "yes" if ok else "no",
-                                          _num(row.total) if ok else "", _one_line(row.flags),
-                                          _one_line(row.message))))
-    upload, review = out / LMS_UPLOAD, out / LMS_REVIEW
-    for path, lines in ((upload, upload_rows), (review, review_rows)):
-        text = "\n".join(lines) + "\n"
-        _atomic_write(path, lambda p, text=text: Path(p).write_text(text, encoding="utf-8", newline=""))
-    return LmsUpload(upload, review, uploaded=len(upload_rows) - 1, held_back=held)

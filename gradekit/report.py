@@ -191,8 +191,14 @@ SectionsOf = Callable[[Mapping[str, Any]], Sequence[Any]]   # the course's feedb
 
 
 def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[str, Any] | None = None,
-                  sections_of: SectionsOf | None = None) -> str:
-    """The feedback page of one student, as HTML text (pure)."""
+                  sections_of: SectionsOf | None = None, hidden_released: bool = True, penalty: float = 0.0,
+                  notes: Sequence[str] = ()) -> str:
+    """The feedback page of one student, as HTML text (pure).
+
+    ``sections_of``: the course's ``feedback_sections`` hook (draws figures from the extras).
+    ``hidden_released=False`` (before the last deadline that applies to anyone): the page shows the
+    totals and the visible checks only, no hidden check at all.  ``penalty``: late-penalty points
+    taken off the score; ``notes``: sentences shown under the status (lateness, release date)."""
     status = Status(result.status)
     who = result.name or result.key
     parts: list[str] = [f"<h1>{esc(assignment)}: feedback</h1>"]
@@ -207,9 +213,13 @@ def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[s
     detail = "" if status is Status.ERROR else result.message   # internal errors stay with the TAs
     parts.append(f'<div class="status{" bad" if bad else ""}"><p>{esc(STUDENT_STATUS_TEXT[status])}</p>'
                  + (f"<p>{esc(detail)}</p>" if detail else "") + "</div>")
+    parts.extend(f'<p class="meta">{esc(n)}</p>' for n in notes)
 
     if is_graded(result) and result.checks:
-        parts.append(f'<p class="score">Score: {_num(result.total)} / {_num(result.max_total)}</p>')
+        late = (f" ({_num(result.total)} earned, {_num(penalty)} late penalty)"
+                if penalty and penalty == penalty else "")
+        parts.append(f'<p class="score">Score: {_num(result.total - (penalty if late else 0.0))} / '
+                     f'{_num(result.max_total)}{late}</p>')
         order = part_order([result])
         per_part: dict[str, list] = defaultdict(list)
         for c in result.checks:
@@ -223,6 +233,8 @@ def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[s
         rows = []
         for p in order:
             for c in per_part[p]:
+                if not c.visible and not hidden_released:
+                    continue
                 rows.append((p, _humanize(c.name),
                              _badge("visible", "visible") if c.visible else _badge("hidden", "hidden"),
                              _badge("passed", "pass") if c.passed else _badge("failed", "fail"),
@@ -242,15 +254,15 @@ def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[s
 
 
 def write_feedback(result: SubmissionResult, out_dir: str | os.PathLike[str], *, assignment: str,
-                   plots: Mapping[str, Any] | None = None, sections_of: SectionsOf | None = None) -> Path:
+                   plots: Mapping[str, Any] | None = None, **page: Any) -> Path:
     """Write ``out_dir/feedback/<key>.html`` (key sanitised by :func:`feedback_filename`).
 
     ``plots``: plot data to use instead of ``result.extras`` (same keys and format); ``{}`` for no
-    plots.  ``sections_of``: the course's ``feedback_sections`` hook (draws figures from the extras).
+    plots.  ``page``: :func:`feedback_html`'s options (``sections_of``, the deadline options).
     Returns the page's path.
     """
     path = Path(out_dir) / FEEDBACK_DIR / feedback_filename(result.key)
-    return _write(path, feedback_html(result, assignment=assignment, plots=plots, sections_of=sections_of))
+    return _write(path, feedback_html(result, assignment=assignment, plots=plots, **page))
 
 
 def _course_sections_of(course_dir: str | None) -> SectionsOf | None:
@@ -262,17 +274,21 @@ def _course_sections_of(course_dir: str | None) -> SectionsOf | None:
     return getattr(load(Path(course_dir), "course"), "feedback_sections", None)
 
 
-def _feedback_job(args: tuple[SubmissionResult, str, str, str | None]) -> str:
-    result, out_dir, assignment, course_dir = args
-    return str(write_feedback(result, out_dir, assignment=assignment, sections_of=_course_sections_of(course_dir)))
+def _feedback_job(args: tuple[SubmissionResult, str, str, str | None, Mapping[str, Any]]) -> str:
+    result, out_dir, assignment, course_dir, page = args
+    return str(write_feedback(result, out_dir, assignment=assignment, sections_of=_course_sections_of(course_dir),
+                              **page))
 
 
 def write_all_feedback(results: Sequence[SubmissionResult], out_dir: str | os.PathLike[str], *,
-                       assignment: str, workers: int | None = None, course_dir: Path | None = None) -> list[Path]:
+                       assignment: str, workers: int | None = None, course_dir: Path | None = None,
+                       pages: Mapping[str, Mapping[str, Any]] | None = None) -> list[Path]:
     """:func:`write_feedback` for every result, on ``workers`` processes (default: all cores);
-    ``course_dir``: the course folder whose ``feedback_sections`` hook draws the figures."""
+    ``course_dir``: the course folder whose ``feedback_sections`` hook draws the figures; ``pages``: per
+    student key, :func:`feedback_html`'s deadline options."""
     workers = workers or os.cpu_count() or 1
-    jobs = [(r, str(out_dir), assignment, None if course_dir is None else str(course_dir)) for r in results]
+    jobs = [(r, str(out_dir), assignment, None if course_dir is None else str(course_dir),
+             dict((pages or {}).get(r.key, {}))) for r in results]
     if workers <= 1 or len(jobs) < 8:
         return [Path(_feedback_job(j)) for j in jobs]
     with ProcessPoolExecutor(max_workers=workers) as pool:

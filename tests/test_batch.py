@@ -11,8 +11,6 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def cohort_zip(tmp_path_factory, tiny_cfg, course):
-    import nbformat
-
     from gradekit.demo import demo_cohort, write_cohort
 
     cohort = demo_cohort(tiny_cfg, course)
@@ -52,6 +50,7 @@ def test_batch_gradebook_and_resume(tiny_cfg, cohort_zip, tmp_path):
     assert df.loc["cdarwin", "perceptron"] == 2 and df.loc["cdarwin", "sigmoid"] == 0
     assert df.loc["dfranklin", "status"] == "no_cid"
     assert df.loc["ehopper", "status"] == "invalid_notebook" and pd.isna(df.loc["ehopper", "perceptron"])
+    assert pd.isna(df.loc["ehopper", "total"]) and pd.isna(df.loc["gnoether", "total"])     # blank, never 0
     assert df.loc["gnoether", "status"] == "no_submission"
     assert df.loc["flovelace", "file"] == "ann_final.ipynb" and df.loc["flovelace", "sigmoid"] == 1
     assert "evil" in summary and not (tmp_path / "evil.ipynb").exists()
@@ -59,13 +58,23 @@ def test_batch_gradebook_and_resume(tiny_cfg, cohort_zip, tmp_path):
     feedback = (out / "feedback" / "aturing.html").read_text()
     assert "data:image/png;base64" in feedback
     assert (out / "gradebook.parquet").exists()
+    upload = (out / "blackboard_upload.xls").read_text(encoding="utf-16").splitlines()
+    assert upload[0] == f"Username\t{tiny_cfg.assignment}" and "NEW text column" in summary
+    uploaded = {line.split("\t")[0] for line in upload[1:]}
+    assert uploaded == {"aturing", "cdarwin", "flovelace"}      # no_cid, roster mismatch, ungraded: held back
+    review = (out / "blackboard_review.tsv").read_text(encoding="utf-8-sig")
+    for key in ("bclark", "dfranklin", "ehopper", "gnoether", "zed"):
+        assert f"\n{key}\t" in review, key
+    for name in ("gradebook.csv", "blackboard_upload.xls", "blackboard_feedback.xls", "blackboard_review.tsv",
+                 "report.html"):
+        assert name in summary, name
 
     again = grade_batch(tiny_cfg, [zpath], out, roster=rpath, workers=2, progress=False)
     assert again.startswith("graded 0 new or changed submission(s), 7 unchanged")
     pd.testing.assert_frame_equal(pd.read_csv(out / "gradebook.csv").set_index("student"), df)
 
 
-def test_batch_killed_midway_resumes_to_the_same_gradebook(cohort_zip, tmp_path):
+def test_batch_killed_midway_resumes_to_the_same_gradebook(tiny_cfg, cohort_zip, tmp_path):
     """SIGKILL the whole `gradekit grade` process group once some results are stored; the re-run
     grades only what is missing and the gradebook has exactly one row per student."""
     import os

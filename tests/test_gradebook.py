@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gradekit.gradebook import (LMS_REVIEW, LMS_UPLOAD, blackboard_column_header, check_columns, part_order,
-                                read_gradebook, to_dataframe, write_gradebook, write_lms_upload)
+from gradekit.gradebook import check_columns, part_order, read_gradebook, to_dataframe, write_gradebook
 from gradekit.model import CheckResult, Status, SubmissionResult
 
 PARTS = ["perceptron", "sigmoid", "simple_cnn", "lr_sweep", "best_lr"]
@@ -106,14 +105,16 @@ def row(df: pd.DataFrame, key: str) -> pd.Series:
 # -- the frame ------------------------------------------------------------------------------------
 
 def test_columns_rows_and_dtypes(df):
-    assert list(df.columns) == ["student", "cid", "name", "file", *PARTS, "total", "max_total", "status",
-                                "flags", "message"]
+    assert list(df.columns) == ["student", "cid", "name", "file", *PARTS, "submitted_at", "deadline", "late_by_h",
+                                "penalty", "total", "max_total", "status", "flags", "message"]
     assert list(df["student"]) == sorted(KINDS) and len(df) == len(KINDS)
     assert df["cid"].dtype == "Int64"
     for c in ("student", "name", "file", "flags", "message"):
         assert isinstance(df[c].dtype, pd.StringDtype), c
-    for c in (*PARTS, "total", "max_total"):
+    for c in (*PARTS, "late_by_h", "penalty", "total", "max_total"):
         assert df[c].dtype == np.float64, c
+    for c in ("submitted_at", "deadline"):
+        assert isinstance(df[c].dtype, pd.StringDtype), c
     assert isinstance(df["status"].dtype, pd.CategoricalDtype)
     assert list(df["status"].cat.categories) == [s.value for s in Status]
 
@@ -139,7 +140,8 @@ def test_failed_submission_is_not_a_silent_zero(df):
     for key, status in (("invalid", "invalid_notebook"), ("no_submission", "no_submission"), ("error", "error")):
         r = row(df, key)
         assert all(math.isnan(r[p]) for p in PARTS), key                          # not judged
-        assert r.total == 0.0 and r.status == status and r.max_total == MAX_TOTAL
+        assert math.isnan(r.total) and math.isnan(r.penalty)                       # blank, never 0
+        assert r.status == status and r.max_total == MAX_TOTAL
     assert pd.isna(invalid["name"]) and pd.isna(invalid["cid"])
     graded = df[PARTS].notna().all(axis=1)
     assert set(df.loc[~graded, "student"]) == {"invalid", "no_submission", "error"}
@@ -171,7 +173,7 @@ def test_check_columns():
     assert r["perceptron.test_random_cases"] == 0.0 and r["perceptron.test_chapter_cases"] == 1.0
     assert r["simple_cnn.test_architecture"] == 2.0
     r = wide[wide["student"] == "invalid"].iloc[0]
-    assert all(math.isnan(r[c]) for c in check_cols) and r.total == 0.0
+    assert all(math.isnan(r[c]) for c in check_cols) and math.isnan(r.total)
     assert all(wide[c].dtype == np.float64 for c in check_cols)
 
 
@@ -190,34 +192,3 @@ def test_csv_and_parquet_roundtrip(tmp_path):
     raw = pd.read_csv(csv_path)                      # what a spreadsheet sees: NaN parts stay empty cells
     assert raw.loc[raw["student"] == "invalid", PARTS].isna().all(axis=None)
     assert not list(tmp_path.glob(".gradebook*"))   # no temporary files left
-
-
-def test_lms_upload_with_column_id(tmp_path, df):
-    out = write_lms_upload(df, tmp_path, assignment="ANN assignment", points_possible=9.0, column_id="664617")
-    assert out.upload.name == LMS_UPLOAD and out.review.name == LMS_REVIEW
-    lines = out.upload.read_text(encoding="utf-8").splitlines()
-    assert lines[0].split("\t") == ["Username", "ANN assignment [Total Pts: 9 Score] |664617"]
-    body = [line.split("\t") for line in lines[1:]]
-    assert all(len(cells) == 2 for cells in body)
-    assert dict(body) == {"correct": "9", "flagged": "8", "no_cid": "6", "partial": "6", "zero": "0"}
-    assert (out.uploaded, out.held_back) == (5, 4)
-    review = [line.split("\t") for line in out.review.read_text().splitlines()]
-    assert review[0] == ["Username", "Name", "Status", "Uploaded", "Score", "Flags", "Reason"]
-    by_user = {cells[0]: cells for cells in review[1:]}
-    assert set(by_user) == {"invalid", "timeout", "no_submission", "error", "flagged"}
-    assert by_user["timeout"][2:5] == ["timeout", "no", ""] and "1500 s" in by_user["timeout"][6]
-    assert by_user["flagged"][3:6] == ["yes", "8", "late_attempt_ignored;cid_not_on_roster"]
-    assert all(len(cells) == 7 for cells in review)
-
-
-def test_lms_upload_without_column_id_and_bad_input(tmp_path, df):
-    out = write_lms_upload(df, tmp_path, assignment="ann", points_possible=9.5, column_id=None)
-    assert out.upload.read_text().splitlines()[0] == "Username\tann"
-    assert blackboard_column_header("ann", 12.5, 7) == "ann [Total Pts: 12.5 Score] |7"
-    with pytest.raises(ValueError):
-        blackboard_column_header("ann", 9, "12 34")
-    with pytest.raises(ValueError):
-        blackboard_column_header("a|b", 9, None)
-    bad = to_dataframe([make_result("correct", key="tab\tuser")])
-    with pytest.raises(ValueError, match="username"):
-        write_lms_upload(bad, tmp_path, assignment="ann", points_possible=9, column_id=None)

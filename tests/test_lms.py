@@ -153,7 +153,9 @@ def test_folders_single_files_and_duplicate_stems(tmp_path):
     single = tmp_path / "carol.IPYNB"
     single.write_text(nb_text())
     intake = expand_inputs([src, single, tmp_path / "missing.zip"], tmp_path / "work")
-    assert [(i.key, i.flags) for i in intake.items] == [("ann", ()), ("ann-2", ("duplicate_key",)), ("carol", ())]
+    fn = "key_from_file_name"
+    assert [(i.key, i.flags) for i in intake.items] == [("ann", (fn,)), ("ann-2", (fn, "duplicate_key")),
+                                                        ("carol", (fn,))]
     assert intake.items[0].path == src / "alice" / "ann.ipynb"
     reasons = sorted((Path(s.name).name, s.reason) for s in intake.skipped)
     assert reasons == [(".ipynb_checkpoints", "Jupyter checkpoint folder: not graded"),
@@ -336,3 +338,46 @@ def test_students_whose_uploads_were_all_refused_still_get_a_row(tmp_path):
     sub = refused_submission(intake.refused[0])
     assert sub.key == "li" and sub.notebook_json is None and len(sub.sha256) == 64
     assert sub.problem == "The submitted file ann.ipynb could not be graded: symbolic link in the archive: not extracted."
+
+
+# ----------------------------------------------------------------------------- times, attempts, roster deadlines
+
+def test_items_carry_their_times_and_every_attempt_on_request(tmp_path):
+    t1, t2 = "2024-10-14-13-05-22", "2024-10-15-09-00-00"
+    z = make_zip(tmp_path / "d.zip", [(lms("ab123", t1), nb_text(1)), (lms("ab123", t2), nb_text(2)),
+                                      ("loose.ipynb", nb_text(3))])
+    latest = expand_inputs([z], tmp_path / "w1")
+    assert [i.key for i in latest.items] == ["ab123", "loose"]
+    assert latest.items[1].flags == ("key_from_file_name",) and latest.items[1].file_time is not None
+    every = expand_inputs([z], tmp_path / "w2", all_attempts=True)
+    by_key = {i.key: i for i in every.items}
+    assert set(by_key) == {"ab123", f"ab123@{t1}", "loose"}
+    assert by_key[f"ab123@{t1}"].attempt_of == "ab123" and by_key["ab123"].attempt_of is None
+    assert by_key[f"ab123@{t1}"].path.read_text() == nb_text(1)
+    plain = tmp_path / "plain.ipynb"
+    plain.write_text(nb_text(4))
+    os.utime(plain, (1_700_000_000, 1_700_000_000))
+    (item,) = expand_inputs([plain], tmp_path / "w3").items
+    assert item.file_time.timestamp() == 1_700_000_000 and item.file_time.tzinfo is not None
+
+
+def test_roster_deadline_column_is_an_extension():
+    from gradekit.intake import parse_roster
+
+    r = parse_roster("Username,Name,CID,Deadline\nab1,A,1,2026-12-06T17:00:00+00:00\nab2,B,2,\n"
+                     "ab3,C,3,2026-12-06 17:00\nab4,D,4,next week\n")
+    assert r.get("ab1").deadline.isoformat() == "2026-12-06T17:00:00+00:00"
+    assert r.get("ab2").deadline is None and r.get("ab3").deadline is None and r.get("ab4").deadline is None
+    assert len(r.problems) == 2 and "no UTC offset" in r.problems[0] and "ISO 8601" in r.problems[1]
+
+
+def test_roster_match_replaces_a_file_name_key_and_drops_its_flag(tmp_path):
+    from gradekit.intake import match_roster, parse_roster
+
+    p = tmp_path / "course_L6.ipynb"
+    p.write_text(nb_text(7654321))
+    (item,) = expand_inputs([p], tmp_path / "w").items
+    sub = read_item(item, cid_placeholder=123446, max_bytes=1_000_000)
+    assert sub.flags == ("key_from_file_name",)
+    (matched,), missing = match_roster([sub], parse_roster("Username,CID\nab9,7654321\n"))
+    assert matched.key == "ab9" and matched.flags == ("matched_by_cid",) and missing == []

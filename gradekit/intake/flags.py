@@ -26,6 +26,10 @@ FLAG_TEXT: dict[str, str] = {
     "several_notebooks_in_attempt": "one attempt held several notebooks; one was chosen (see other_attempts)",
     "latest_attempt_without_notebook": "the student's latest attempt holds no notebook; an earlier one is graded",
     "duplicate_key": "another file had the same name (key); a suffix -2, -3 ... was added",
+    "key_from_file_name": "not from an LMS download and not matched to the roster: the key is the file name, "
+                          "not a platform username",
+    "submitted_at_from_mtime": "the submission time is the file's modification time (no LMS attempt stamp)",
+    "best_attempt_counted": "an earlier attempt scored more after its late penalty and counts (attempt = \"best\")",
     # roster (roster.py)
     "not_on_roster": "the submission's key is not on the roster",
     "matched_by_cid": "the key was not on the roster; the notebook's CID matched a roster entry, whose key is used",

@@ -22,7 +22,7 @@ import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, NamedTuple
 
@@ -51,9 +51,13 @@ class IntakeItem:
     key: str                       # LMS username, else the file stem (made unique)
     path: Path                     # the notebook on disk (extracted under workdir for zips)
     source_name: str               # the file name the student uploaded
-    attempt_time: datetime | None = None
+    attempt_time: datetime | None = None   # the LMS attempt stamp (naive: the platform's local time)
     other_attempts: tuple[str, ...] = ()   # file names of the attempts not graded
     flags: tuple[str, ...] = ()
+    file_time: datetime | None = None      # the file's modification time (aware for files on disk; naive
+                                           # for zip entries, whose stamps carry no zone)
+    attempt_of: str | None = None          # set on an earlier attempt graded too (attempt = "best"):
+                                           # the key of the student's latest attempt
 
 
 class Skipped(NamedTuple):
@@ -176,6 +180,21 @@ class _Found:
     shown: str        # how the file is named in reports ("x.zip:a/b.ipynb" or a path)
     path: Path
     name: str         # base name
+    time: datetime | None = None   # modification time (see IntakeItem.file_time)
+
+
+def _mtime(path: Path) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+    except (OSError, OverflowError, ValueError):
+        return None
+
+
+def _zip_time(info: zipfile.ZipInfo) -> datetime | None:
+    try:
+        return datetime(*info.date_time)
+    except (TypeError, ValueError):
+        return None
 
 
 @dataclass
@@ -197,7 +216,7 @@ class _Collector:
         if kind == "zip":
             self.zip(shown, path)
         elif kind == "notebook":
-            self.notebooks.append(_Found(shown, path, name))
+            self.notebooks.append(_Found(shown, path, name, _mtime(path)))
         elif kind == "receipt":
             self.receipts.append(_Found(shown, path, name))
         else:
@@ -297,7 +316,7 @@ class _Collector:
             target.unlink()
             self.skip(shown, f"corrupt or unsupported entry ({e})")
             return 0
-        (self.receipts if kind == "receipt" else self.notebooks).append(_Found(shown, target, name))
+        (self.receipts if kind == "receipt" else self.notebooks).append(_Found(shown, target, name, _zip_time(info)))
         return n
 
 
@@ -341,7 +360,11 @@ def _read_receipts(receipts: list[_Found]) -> dict[str, str]:
     return originals
 
 
-def _assemble(c: _Collector) -> Intake:
+def _attempt_key(key: str, t: datetime) -> str:
+    return f"{key}@{t:%Y-%m-%d-%H-%M-%S}"
+
+
+def _assemble(c: _Collector, all_attempts: bool = False) -> Intake:
     originals = _read_receipts(c.receipts)
     candidates: list[_Candidate] = []
     for f in c.notebooks:
@@ -375,7 +398,12 @@ def _assemble(c: _Collector) -> Intake:
         if max(attempts.get(key, set()) | {chosen.time}) > chosen.time:
             flags = add_flags(flags, "latest_attempt_without_notebook")
         items.append(IntakeItem(key, chosen.found.path, chosen.source_name, chosen.time,
-                                tuple(o.found.name for o in others), flags))
+                                tuple(o.found.name for o in others), flags, chosen.found.time))
+        if all_attempts:      # attempt = "best": every earlier attempt is graded too (one notebook each)
+            latest_per_time = {o.time: o for o in others if o.time != chosen.time}
+            for t, o in sorted(latest_per_time.items()):
+                items.append(IntakeItem(_attempt_key(key, t), o.found.path, o.source_name, t, (), (),
+                                        o.found.time, attempt_of=key))
 
     # Receipts of students who sent no notebook at all are worth a line.
     for r in c.receipts:
@@ -403,15 +431,20 @@ def _assemble(c: _Collector) -> Intake:
             key = f"{cand.key}-{n}"
         taken.add(key)
         items.append(IntakeItem(key, cand.found.path, cand.source_name, None, (),
-                                ("duplicate_key",) if n > 1 else ()))
+                                ("key_from_file_name",) + (("duplicate_key",) if n > 1 else ()),
+                                cand.found.time))
     items.sort(key=lambda i: i.key)
     return Intake(items, c.skipped, refused)
 
 
-def expand_inputs(paths: list[Path], workdir: Path, *, limits: ZipLimits = ZipLimits()) -> Intake:
+def expand_inputs(paths: list[Path], workdir: Path, *, limits: ZipLimits = ZipLimits(),
+                  all_attempts: bool = False) -> Intake:
     """Folders (walked; links not followed), single notebooks and zip archives -> one IntakeItem per
     student plus what was skipped and why.  Zip entries are extracted (safely) under `workdir`;
-    nothing is ever written elsewhere.  Never raises for bad inputs."""
+    nothing is ever written elsewhere.  Never raises for bad inputs.
+
+    ``all_attempts``: also one item per earlier LMS attempt (its ``attempt_of`` names the student's
+    key, its key is ``<key>@<stamp>``), for the "best attempt counts" policy."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     c = _Collector(workdir, limits)
@@ -424,7 +457,7 @@ def expand_inputs(paths: list[Path], workdir: Path, *, limits: ZipLimits = ZipLi
             c.skip(str(p), "not a regular file or folder")
         else:
             c.skip(str(p), "does not exist")
-    return _assemble(c)
+    return _assemble(c, all_attempts)
 
 
 def refused_submission(r: Refused) -> Submission:

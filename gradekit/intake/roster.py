@@ -5,6 +5,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Iterable
 
@@ -20,6 +21,7 @@ NAME_HEADERS = ("name", "full name", "student name", "display name")
 FIRST_HEADERS = ("first name", "given name", "forename", "first")
 LAST_HEADERS = ("last name", "surname", "family name", "last")
 CID_HEADERS = ("cid", "college id", "collegeid", "college id number", "college number", "cid number")
+DEADLINE_HEADERS = ("deadline", "extension", "extended deadline", "due", "due date")
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class RosterEntry:
     key: str
     name: str | None
     cid: int | None
+    deadline: datetime | None = None   # this student's own deadline (an extension), timezone-aware
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,22 @@ def parse_cid(text: str) -> int | None:
     return None
 
 
+def parse_extension(text: str) -> tuple[datetime | None, str | None]:
+    """A roster ``deadline`` cell -> (aware datetime or None, problem or None).  Blank: no extension.
+    The time needs a UTC offset ("2026-12-06T17:00:00+00:00"): a zone-less time is refused rather
+    than guessed."""
+    s = text.strip()
+    if not s:
+        return None, None
+    try:
+        t = datetime.fromisoformat(s)
+    except ValueError:
+        return None, f"{s!r} is not an ISO 8601 time such as 2026-12-06T17:00:00+00:00"
+    if t.tzinfo is None:
+        return None, f"{s!r} has no UTC offset (write e.g. 2026-12-06T17:00:00+00:00)"
+    return t, None
+
+
 def parse_roster(text: str, source: str = "roster") -> Roster:
     """Pure: roster text (comma, tab or semicolon separated, one header row) -> Roster."""
     sample = text[:8192]
@@ -84,6 +103,7 @@ def parse_roster(text: str, source: str = "roster") -> Roster:
                          f"Username, User, Login, Student ID (any case)")
     i_name, i_first, i_last = _find(headers, NAME_HEADERS), _find(headers, FIRST_HEADERS), _find(headers, LAST_HEADERS)
     i_cid = _find(headers, CID_HEADERS)
+    i_deadline = _find(headers, DEADLINE_HEADERS)
 
     def cell(row: list[str], i: int | None) -> str:
         return row[i].strip() if i is not None and i < len(row) else ""
@@ -103,7 +123,10 @@ def parse_roster(text: str, source: str = "roster") -> Roster:
         cid = parse_cid(cid_text) if cid_text else None
         if cid_text and cid is None:
             problems.append(f"row {line}: CID {cid_text!r} of {key} is not a number")
-        entries[key.casefold()] = RosterEntry(key, name or None, cid)
+        deadline, problem = parse_extension(cell(row, i_deadline))
+        if problem:
+            problems.append(f"row {line}: deadline of {key}: {problem}; the course deadline applies")
+        entries[key.casefold()] = RosterEntry(key, name or None, cid, deadline)
     return Roster(tuple(entries.values()), tuple(problems))
 
 
@@ -157,6 +180,7 @@ def match_roster(submissions: Iterable[Submission], roster: Roster
             elif entry.cid is not None and s.identity.cid is not None and entry.cid != s.identity.cid:
                 flags = add_flags(flags, "cid_mismatch_roster")
             s = replace(s, key=entry.key)
+            flags = tuple(f for f in flags if f != "key_from_file_name")   # the roster's username is used
         out.append(replace(s, flags=flags))
 
     keys_by_cid: dict[int, set[str]] = {}
