@@ -28,6 +28,7 @@ from typing import Any, Callable, Protocol, runtime_checkable
 import numpy as np
 
 from . import fabricate
+from .atomic import atomic_write
 from .checking import answer, as_array, as_float, describe, expect
 from .contentload import load as _load
 from .figures import figure_png, grey_png, image_array
@@ -38,7 +39,7 @@ from .refcache import tree_hash
 __all__ = [
     "CourseHooks", "REQUIRED_HOOKS", "OPTIONAL_HOOKS", "CHECK_FIXTURES",
     "ProbeSpec", "ProbeResult", "Identity", "BundledFile", "FeedbackSection", "DemoStudent", "HostileCell",
-    "answer", "expect", "as_array", "as_float", "describe", "fabricate", "tree_hash", "sibling", "figure_png",
+    "answer", "expect", "as_array", "as_float", "describe", "fabricate", "tree_hash", "sibling", "atomic_write", "figure_png",
     "grey_png", "image_array",
 ]
 

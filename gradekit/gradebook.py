@@ -25,7 +25,6 @@ unknown / no deadline), ``late_by_h`` and ``penalty`` float64 (points deducted),
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .escape import CSV_ENCODING, sheet_cell, unescape
+from .atomic import atomic_write
 from .model import Status, SubmissionResult
 from .policy import ON_TIME, Lateness
 
@@ -77,10 +77,7 @@ def part_max_points(results: Sequence[SubmissionResult]) -> dict[str, float]:
     """The maximum points of each part: the largest seen in any result (they agree in one run)."""
     best: dict[str, float] = {}
     for r in results:
-        per_part: dict[str, float] = {}
-        for c in r.checks:
-            per_part[c.part] = per_part.get(c.part, 0.0) + c.max_points
-        for p, m in per_part.items():
+        for p, m in r.part_max_points().items():
             best[p] = max(best.get(p, 0.0), m)
     return best
 
@@ -208,20 +205,6 @@ def part_columns(df: pd.DataFrame) -> list[str]:
 
 # -- the edge: files ------------------------------------------------------------------------------
 
-def _atomic_write(path: Path, write) -> None:
-    """Write via a temporary file in the same folder and rename: a reader (or a killed run) never
-    sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_gradebook(df: pd.DataFrame, out_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
     """``out_dir/gradebook.csv`` and ``out_dir/gradebook.parquet``; returns their paths.
 
@@ -236,8 +219,8 @@ def write_gradebook(df: pd.DataFrame, out_dir: str | os.PathLike[str]) -> tuple[
     for c in TEXT_COLUMNS:
         if c in safe.columns:
             safe[c] = safe[c].map(lambda v: sheet_cell(v, one_line=False), na_action="ignore").astype("string")
-    _atomic_write(csv_path, lambda p: safe.to_csv(p, index=False, lineterminator="\n", encoding=CSV_ENCODING))
-    _atomic_write(pq_path, lambda p: df.to_parquet(p, index=False))
+    atomic_write(csv_path, lambda p: safe.to_csv(p, index=False, lineterminator="\n", encoding=CSV_ENCODING))
+    atomic_write(pq_path, lambda p: df.to_parquet(p, index=False))
     return csv_path, pq_path
 
 

@@ -123,9 +123,17 @@ class SubmissionResult:
         return sum(c.max_points for c in self.checks)
 
     def part_points(self) -> dict[str, float]:
+        """part -> points earned (sum over its checks)."""
         out: dict[str, float] = {}
         for c in self.checks:
             out[c.part] = out.get(c.part, 0.0) + c.points
+        return out
+
+    def part_max_points(self) -> dict[str, float]:
+        """part -> the most points its checks award."""
+        out: dict[str, float] = {}
+        for c in self.checks:
+            out[c.part] = out.get(c.part, 0.0) + c.max_points
         return out
 
     def to_json(self) -> dict[str, Any]:

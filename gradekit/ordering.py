@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Iterable
 
+from .fabricate import CODE_STUB
 from .model import Submission
 
 
@@ -33,7 +34,7 @@ def solution_cells(notebook_json: str) -> dict[str, str]:
 
 def task_cells(notebook_json: str) -> dict[str, str]:
     """The solution cells that hold nbgrader's code stub: the tasks (not the bug cells or details)."""
-    return {gid: src for gid, src in solution_cells(notebook_json).items() if "NotImplementedError" in src}
+    return {gid: src for gid, src in solution_cells(notebook_json).items() if CODE_STUB.splitlines()[-1] in src}
 
 
 def answered(sub: Submission, tasks: dict[str, str]) -> int:

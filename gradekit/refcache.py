@@ -13,10 +13,10 @@ import fcntl
 import hashlib
 import json
 import math
-import os
-import threading
 from pathlib import Path
 from typing import Any, Callable
+
+from .atomic import atomic_write_text
 
 
 def tree_hash(*folders: Path, suffixes: tuple[str, ...] = (".py", ".toml")) -> str:
@@ -104,10 +104,8 @@ class ReferenceCache:
         return RecordingReference(self)
 
     def _write(self, path: Path, fn: Callable, kwargs: dict, value: Any) -> None:
-        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps({"fn": f"{fn.__module__}.{fn.__qualname__}", "kwargs": _encode(kwargs),
-                                   "value": _encode(value)}))
-        os.replace(tmp, path)  # atomic: readers never see half a file
+        atomic_write_text(path, json.dumps({"fn": f"{fn.__module__}.{fn.__qualname__}", "kwargs": _encode(kwargs),
+                                            "value": _encode(value)}))
 
 
 class RecordingReference:

@@ -38,6 +38,7 @@ from matplotlib.figure import Figure
 
 from . import __version__
 from .gradebook import UNGRADED_STATUSES, UPLOAD_STATUSES, is_graded, part_columns, part_order
+from .atomic import atomic_write_text
 from .figures import figure_png as _png
 from .model import Status, SubmissionResult
 
@@ -134,11 +135,7 @@ def _page(title: str, body: str) -> str:
 
 
 def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, text)
 
 
 def _section_html(section: Any) -> _Raw | None:
@@ -389,7 +386,7 @@ def class_report_html(results: Sequence[SubmissionResult], df: pd.DataFrame, *, 
         rows = []
         for p in pcols:
             vals = judged_rows[p].dropna()
-            mx = max((sum(c.max_points for c in r.checks if c.part == p) for r in graded), default=math.nan)
+            mx = max((r.part_max_points().get(p, 0.0) for r in graded), default=math.nan)
             full = float((vals >= mx).mean() * 100) if len(vals) and mx == mx else math.nan
             rows.append((p, _num(mx), _num(float(vals.mean())) if len(vals) else "–",
                          _num(float(vals.median())) if len(vals) else "–", "–" if math.isnan(full) else f"{full:.0f} %"))

@@ -96,9 +96,7 @@ def validation_cases(cfg: Config, course) -> dict[str, tuple[object, set[str]]]:
 
 
 def judge_case(name: str, result: SubmissionResult, full_parts: set[str], report: ValidationReport) -> None:
-    points, maxima = result.part_points(), {}
-    for c in result.checks:
-        maxima[c.part] = maxima.get(c.part, 0.0) + c.max_points
+    points, maxima = result.part_points(), result.part_max_points()
     report.require(result.status == Status.GRADED, f"{name}: graded ({result.status}: {result.message})")
     for part in sorted(maxima):
         want = maxima[part] if part in full_parts else 0.0

@@ -7,14 +7,13 @@ grader chooses (perceptron cases, sigmoid points, the CNN batch seed) are drawn 
 from __future__ import annotations
 
 import functools
-import os
 import tomllib
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from gradekit.api import BundledFile, ProbeSpec, sibling
+from gradekit.api import BundledFile, ProbeSpec, atomic_write, sibling
 
 HERE = Path(__file__).resolve().parent
 PARTS = ("perceptron", "sigmoid", "simple_cnn", "lr_sweep", "best_lr")   # gradebook columns, in notebook order
@@ -62,10 +61,7 @@ def _simple_cnn_state_file(cache_dir: Path) -> Path:
         import torch
         from reference.fashion import simple_cnn_state
 
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")   # two workers may write it at once
-        torch.save(simple_cnn_state(SIMPLE_CNN_STATE_SEED), tmp)
-        tmp.replace(path)
+        atomic_write(path, lambda tmp: torch.save(simple_cnn_state(SIMPLE_CNN_STATE_SEED), tmp))  # workers race
     return path
 
 
