@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-fast bench clean
 
 install: $(STAMP)
 
@@ -23,6 +23,10 @@ demo: install
 
 test: install
 	bash .ci/pytest-nonempty $(PY) -m pytest $(PYTEST_ARGS)
+
+# The inner loop: no sandbox, nothing slow (under a minute).  `make test` is what CI runs.
+test-fast: install
+	bash .ci/pytest-nonempty $(PY) -m pytest -m "not sandbox and not slow" -q $(PYTEST_ARGS)
 
 bench: install
 	$(PY) bench/run.py

@@ -6,7 +6,6 @@ the whole file runs in about two minutes on two cores.
 """
 from __future__ import annotations
 
-import base64
 import errno
 import os
 import resource
@@ -25,7 +24,7 @@ from gradekit.config import Limits
 from gradekit.errors import SandboxUnavailable
 from gradekit.model import Status
 from gradekit.probes import ProbeSpec, as_array
-from gradekit.sandbox import run_notebook, sandbox_self_test
+from gradekit.sandbox import run_notebook
 
 REPO = Path(gradekit.__file__).resolve().parent.parent
 SLOT = 100 + os.getpid() % 3000     # concurrent test runs (other checkouts) get other uids
@@ -33,9 +32,7 @@ UID = sandbox.SLOT_UID_BASE + SLOT
 LIMITS = Limits(cell_timeout_s=3, notebook_timeout_s=40, probe_timeout_s=5, memory_mb=1024,
                 max_processes=48, output_kb_per_cell=64)
 
-_reason = sandbox_self_test()
-needs_bwrap = pytest.mark.skipif(_reason is not None, reason=f"sandbox unavailable: {_reason}")
-pytestmark = [pytest.mark.sandbox]
+needs_bwrap = pytest.mark.sandbox      # skipped together, with one reason, when bubblewrap is absent (conftest)
 
 
 def notebook(*sources: str) -> str:
