@@ -33,7 +33,8 @@ import numpy as np
 import pandas as pd
 
 from .escape import BLACKBOARD_ENCODING, TSV_ENCODING, is_blank, number_cell, write_tsv
-from .gradebook import _atomic_write, part_order
+from .atomic import atomic_write
+from .gradebook import part_order
 from .model import Status, SubmissionResult
 from .policy import Lateness
 
@@ -137,7 +138,7 @@ def write_lms_upload(df: pd.DataFrame, out_dir: str | os.PathLike[str], *, heade
     if fb is not None:
         files.append((fb, feedback_rows, BLACKBOARD_ENCODING))
     for path, rows, enc in files:
-        _atomic_write(path, lambda p, rows=rows, enc=enc: write_tsv(Path(p), rows, encoding=enc))
+        atomic_write(path, lambda p, rows=rows, enc=enc: write_tsv(Path(p), rows, encoding=enc))
     return LmsUpload(upload, fb, review, header, warning, uploaded=len(upload_rows) - 1, held_back=held)
 
 
