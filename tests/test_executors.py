@@ -18,7 +18,12 @@ from gradekit.executors import run_local
 from gradekit.model import Identity, Status, Submission
 
 COURSE = '''
-from gradekit.probes import ProbeSpec
+from gradekit.api import ProbeSpec
+
+PARTS, BUG_PARTS, TASK_PARTS = ("x",), (), ()
+
+def student(release, source, *, name, cid, fixed=(), solved=(), profile=None):
+    raise NotImplementedError("this course builds no notebooks")
 
 def load_profile(name):
     return {"name": name}
@@ -29,8 +34,6 @@ def job_files(profile, *, release_dir, cache_dir):
 def make_probes(profile, rng):
     return [ProbeSpec("x", "def probe(params):\\n    return x", {}, 20)]
 
-def feedback_extras(probes, profile, cid, reference):
-    return {}
 '''
 
 CHECK = '''
