@@ -33,6 +33,7 @@ class Config:
     cache: Path
     limits: Limits = Limits()
     sandbox: bool = True      # False only with --unsafe-no-sandbox
+    students_see_notebook: bool = False   # [feedback] executed_notebook: link it from feedback pages
 
     def with_(self, **changes) -> "Config":
         return replace(self, **changes)
@@ -73,6 +74,7 @@ def load_config(path: Path | None = None) -> Config:
             profile=a.get("profile", "grading"),
             cache=root / raw.get("paths", {}).get("cache", ".gradekit-cache"),
             limits=limits,
+            students_see_notebook=bool(raw.get("feedback", {}).get("executed_notebook", False)),
         )
     except (KeyError, TypeError) as e:
         raise SetupError(f"{cfg_file}: missing or unknown setting {e}") from None

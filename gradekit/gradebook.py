@@ -15,8 +15,8 @@ The rule for points (what a TA reads in a row)
 Columns and dtypes: ``student`` string (the key: LMS username, roster id or file stem), ``cid``
 Int64 (nullable), ``name`` string (NA when the notebook did not say), ``file`` string, one float64
 column per part, ``total`` and ``max_total`` float64, ``status`` category (all :class:`Status`
-values, in their declaration order), ``flags`` string (``;``-joined, "" when none), ``message``
-string.  Rows are sorted by ``student``.
+values, in their declaration order), ``flags`` string (``;``-joined, "" when none), ``overrides``
+string (``part: reason`` for each part a TA set by hand, ``; ``-joined), ``message`` string.  Rows are sorted by ``student``.
 """
 from __future__ import annotations
 
@@ -38,8 +38,8 @@ UNGRADED_STATUSES: frozenset[Status] = frozenset({Status.INVALID_NOTEBOOK, Statu
 UPLOAD_STATUSES: frozenset[Status] = frozenset({Status.GRADED, Status.NO_CID})
 
 ID_COLUMNS = ("student", "cid", "name", "file")
-TAIL_COLUMNS = ("total", "max_total", "status", "flags", "message")
-TEXT_COLUMNS = ("student", "name", "file", "flags", "message")
+TAIL_COLUMNS = ("total", "max_total", "status", "flags", "overrides", "message")
+TEXT_COLUMNS = ("student", "name", "file", "flags", "overrides", "message")
 STATUS_DTYPE = pd.CategoricalDtype([s.value for s in Status], ordered=False)
 
 GRADEBOOK_CSV = "gradebook.csv"
@@ -132,6 +132,8 @@ def to_dataframe(results: Sequence[SubmissionResult], parts: Sequence[str] | Non
     cols["max_total"] = _max_totals(results)
     cols["status"] = _status_column(results)
     cols["flags"] = pd.array([";".join(r.flags) for r in results], dtype="string")
+    cols["overrides"] = pd.array(["; ".join(f"{o.part}: {o.reason}" for o in r.overrides) for r in results],
+                                 dtype="string")   # the parts a TA set by hand (gradekit.overrides)
     cols["message"] = pd.array([r.message for r in results], dtype="string")
     return pd.DataFrame(cols)
 
@@ -235,7 +237,7 @@ def read_gradebook(path: str | os.PathLike[str]) -> pd.DataFrame:
             df[c] = df[c].astype(STATUS_DTYPE)
         else:
             df[c] = df[c].astype("float64")
-    for c in ("student", "file", "flags", "message"):      # never NA in a gradebook; "" reads back as NA
+    for c in ("student", "file", "flags", "overrides", "message"):      # never NA in a gradebook; "" reads back as NA
         if c in df.columns:
             df[c] = df[c].fillna("")
     return df

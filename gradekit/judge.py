@@ -124,9 +124,34 @@ def parts_of(checks_dir: Path) -> list[str]:
     return [_part_of(p) for p in sorted(Path(checks_dir).glob("test_*.py"))]
 
 
-def judge(checks_dir: Path, inputs: JudgeInputs, *, visible_only: bool = False) -> tuple[CheckResult, ...]:
-    plugin = _JudgePlugin(inputs)
-    args = [
+class _PointsPlugin:
+    """Collects each check's part and points without running anything (``--collect-only``)."""
+
+    def __init__(self) -> None:
+        self.points: dict[str, float] = {}
+
+    def pytest_configure(self, config):
+        for m in MARKERS:
+            config.addinivalue_line("markers", m)
+
+    def pytest_collection_modifyitems(self, items):
+        for item in items:
+            marker = item.get_closest_marker("points")
+            if marker is not None and marker.args:
+                part = _part_of(item.path)
+                self.points[part] = self.points.get(part, 0.0) + float(marker.args[0])
+
+
+def max_points_by_part(checks_dir: Path) -> dict[str, float]:
+    """The most points each part can give, read from the checks' markers (nothing is judged)."""
+    plugin = _PointsPlugin()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        pytest.main(_pytest_args(checks_dir) + ["--collect-only"], plugins=[plugin])
+    return plugin.points
+
+
+def _pytest_args(checks_dir: Path) -> list[str]:
+    return [
         str(checks_dir),
         "-c", os.devnull,              # ignore the repository's own pytest settings
         f"--rootdir={checks_dir}",
@@ -140,6 +165,11 @@ def judge(checks_dir: Path, inputs: JudgeInputs, *, visible_only: bool = False) 
         "-q", "--no-header", "--tb=no", "-s",
         "-W", "ignore::DeprecationWarning",
     ]
+
+
+def judge(checks_dir: Path, inputs: JudgeInputs, *, visible_only: bool = False) -> tuple[CheckResult, ...]:
+    plugin = _JudgePlugin(inputs)
+    args = _pytest_args(checks_dir)
     if visible_only:
         args += ["-m", "not hidden"]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):

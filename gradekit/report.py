@@ -317,7 +317,8 @@ def _humanize(check_name: str) -> str:
     return name.replace("_", " ")
 
 
-def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[str, Any] | None = None) -> str:
+def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[str, Any] | None = None,
+                  notebook_href: str | None = None) -> str:
     """The feedback page of one student, as HTML text (pure)."""
     status = Status(result.status)
     who = result.name or result.key
@@ -341,11 +342,19 @@ def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[s
         for c in result.checks:
             per_part[c.part].append(c)
         rows = []
+        points = result.part_points()
         for p in order:
             cs = per_part[p]
-            rows.append((p, _num(sum(c.points for c in cs)), _num(sum(c.max_points for c in cs)),
-                         f"{sum(c.passed for c in cs)} of {len(cs)}"))
+            rows.append((p, _num(points.get(p, 0.0)) + (" *" if result.override_of(p) else ""),
+                         _num(sum(c.max_points for c in cs)), f"{sum(c.passed for c in cs)} of {len(cs)}"))
         parts.append("<h2>Parts</h2>" + _table(("Part", "Points", "Out of", "Checks passed"), rows))
+        if result.overrides:
+            judged = result.judged_part_points()
+            parts.append("<h2>Changed by the teaching team</h2><p>* The points of these parts were set by hand "
+                         "and replace what the checks below gave.</p>" + _table(
+                             ("Part", "Checks gave", "Points now", "Reason"),
+                             [(o.part, _num(judged.get(o.part, 0.0)), _num(o.points), o.reason)
+                              for o in result.overrides], "overrides"))
         rows = []
         for p in order:
             for c in per_part[p]:
@@ -371,30 +380,34 @@ def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[s
                     figures.append(section)
     if figures:
         parts.append("<h2>Your results</h2>" + "".join(figures))
+    if notebook_href:
+        parts.append(f'<p><a href="{esc(notebook_href)}">Your notebook as it ran in the grader</a></p>')
     return _page(f"{assignment}: feedback for {who}", "\n".join(parts))
 
 
 def write_feedback(result: SubmissionResult, out_dir: str | os.PathLike[str], *, assignment: str,
-                   plots: Mapping[str, Any] | None = None) -> Path:
+                   plots: Mapping[str, Any] | None = None, notebook_href: str | None = None) -> Path:
     """Write ``out_dir/feedback/<key>.html`` (key sanitised by :func:`feedback_filename`).
 
     ``plots``: plot data to use instead of ``result.extras`` (same keys and format); ``{}`` for no
     plots.  Returns the page's path.
     """
     path = Path(out_dir) / FEEDBACK_DIR / feedback_filename(result.key)
-    return _write(path, feedback_html(result, assignment=assignment, plots=plots))
+    return _write(path, feedback_html(result, assignment=assignment, plots=plots, notebook_href=notebook_href))
 
 
-def _feedback_job(args: tuple[SubmissionResult, str, str]) -> str:
-    result, out_dir, assignment = args
-    return str(write_feedback(result, out_dir, assignment=assignment))
+def _feedback_job(args: tuple[SubmissionResult, str, str, str | None]) -> str:
+    result, out_dir, assignment, notebook_href = args
+    return str(write_feedback(result, out_dir, assignment=assignment, notebook_href=notebook_href))
 
 
 def write_all_feedback(results: Sequence[SubmissionResult], out_dir: str | os.PathLike[str], *,
-                       assignment: str, workers: int | None = None) -> list[Path]:
-    """:func:`write_feedback` for every result, on ``workers`` processes (default: all cores)."""
+                       assignment: str, workers: int | None = None,
+                       notebooks: Mapping[str, str] | None = None) -> list[Path]:
+    """:func:`write_feedback` for every result, on ``workers`` processes (default: all cores);
+    ``notebooks``: key -> the student's executed-notebook page in the feedback folder, to link."""
     workers = workers or os.cpu_count() or 1
-    jobs = [(r, str(out_dir), assignment) for r in results]
+    jobs = [(r, str(out_dir), assignment, (notebooks or {}).get(r.key)) for r in results]
     if workers <= 1 or len(jobs) < 8:
         return [Path(_feedback_job(j)) for j in jobs]
     with ProcessPoolExecutor(max_workers=workers) as pool:

@@ -63,6 +63,7 @@ MAX_RESTARTS = 3
 EVENT_LINE_BYTES = 6 * MAX_PROBE_BYTES + 65536   # one probe answer, JSON-escaped (\u00XX: 6 bytes)
 EVENTS_BASE_BYTES = 8 << 20
 LOG_TAIL_BYTES = 64 << 10
+EXECUTED_NOTEBOOK_BYTES = 8 << 20  # the notebook as it ran, handed back for staff: at most this size
 SYSTEM_DIRS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc")
 
 FIX_HINT = ("install bubblewrap (`apt-get install bubblewrap`) and run gradekit as root, or grade without "
@@ -299,6 +300,7 @@ def _plan(probes: list[ProbeSpec], limits: Limits, job: Path, root: Path, sandbo
         "notebook_timeout_s": float(limits.notebook_timeout_s),
         "output_bytes_per_cell": int(limits.output_kb_per_cell) * 1024,
         "probe_answer_bytes": MAX_PROBE_BYTES,
+        "executed_notebook_bytes": EXECUTED_NOTEBOOK_BYTES,
         "interrupt_grace_s": INTERRUPT_GRACE_S if limits.cell_timeout_s >= 10 else 2.0,
         "max_restarts": MAX_RESTARTS,
         # A probe gets its own timeout, capped by the operator's limit (small in test profiles).
@@ -348,7 +350,7 @@ def _supervise(argv: list[str], env: dict[str, str], cwd: str, plan: bytes, wall
     """
     ev_r, ev_w = os.pipe()
     run = _Run()
-    events_cap = EVENTS_BASE_BYTES + n_probes * EVENT_LINE_BYTES
+    events_cap = EVENTS_BASE_BYTES + n_probes * EVENT_LINE_BYTES + 6 * EXECUTED_NOTEBOOK_BYTES
     try:
         proc = subprocess.Popen(argv + ["--events-fd", str(ev_w)], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(ev_w,),
@@ -487,6 +489,7 @@ def _report(run: _Run, probes: list[ProbeSpec], limits: Limits, wall: float, sec
     results: dict[str, ProbeResult] = {}
     specs = {p.name: p for p in probes}
     kernel_events: list[dict] = []
+    notebook_parts: list[dict] = []
     done: dict | None = None
     for ev in run.events:
         kind = ev.get("event")
@@ -500,6 +503,8 @@ def _report(run: _Run, probes: list[ProbeSpec], limits: Limits, wall: float, sec
                 results[name] = _probe_result(specs[name], ev)
         elif kind == "kernel":
             kernel_events.append(ev)
+        elif kind == "notebook":
+            notebook_parts.append(ev)
         elif kind == "done" and done is None:
             done = ev
 
@@ -546,7 +551,26 @@ def _report(run: _Run, probes: list[ProbeSpec], limits: Limits, wall: float, sec
         parts = [f"ran {n} code cell{'' if n == 1 else 's'} in {seconds:.1f} s"]
     message = "; ".join(parts[:5]) + (f"; (+{len(parts) - 5} more)" if len(parts) > 5 else "")
     return ExecutionReport(status=status, message=message, cells=ordered, probes=results,
-                           seconds=round(seconds, 3), log_tail=_log_tail(run.log, 20))
+                           seconds=round(seconds, 3), log_tail=_log_tail(run.log, 20),
+                           notebook=_executed_notebook(notebook_parts, ordered))
+
+
+def _executed_notebook(parts: list[dict], cells: tuple[CellRun, ...]) -> str | None:
+    """The runner's executed notebook, put together from its pieces and checked: every piece once,
+    at most EXECUTED_NOTEBOOK_BYTES, a valid nbformat-4 notebook; each code cell then marked with
+    what the trusted side saw happen to it.  None when any of that fails (it is only for reading)."""
+    from .notebook_html import mark_cells
+
+    n = parts[0].get("parts") if parts else None
+    if type(n) is not int or not 0 < n == len(parts):
+        return None
+    pieces = sorted(parts, key=lambda e: e.get("part") if type(e.get("part")) is int else -1)
+    if [e.get("part") for e in pieces] != list(range(n)) or not all(isinstance(e.get("data"), str) for e in pieces):
+        return None
+    text = "".join(e["data"] for e in pieces)
+    if len(text) > EXECUTED_NOTEBOOK_BYTES:
+        return None
+    return mark_cells(text, cells)
 
 
 def _probe_result(spec: ProbeSpec, ev: dict) -> ProbeResult:

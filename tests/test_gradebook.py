@@ -107,7 +107,7 @@ def row(df: pd.DataFrame, key: str) -> pd.Series:
 
 def test_columns_rows_and_dtypes(df):
     assert list(df.columns) == ["student", "cid", "name", "file", *PARTS, "total", "max_total", "status",
-                                "flags", "message"]
+                                "flags", "overrides", "message"]
     assert list(df["student"]) == sorted(KINDS) and len(df) == len(KINDS)
     assert df["cid"].dtype == "Int64"
     for c in ("student", "name", "file", "flags", "message"):
