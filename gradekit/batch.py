@@ -99,8 +99,8 @@ def grade_batch(cfg: Config, inputs: list[Path], out_dir: Path, *, roster: Path 
         write_outputs(cfg, course, results, out_dir, store=store, workers=workers, timings=timings)
 
     unchanged = len(subs) - len(todo) - rejudged
-    lines = [f"graded {len(todo)} new or changed submission(s), re-judged {rejudged} from their stored answers "
-             f"(only the checks changed), {unchanged} unchanged (skipped), "
+    lines = [f"graded {len(todo)} new or changed submission(s), {unchanged} unchanged (skipped), "
+             f"{rejudged} re-judged from their stored answers (only the checks changed), "
              f"{len(missing)} on the roster without a submission; {len(skipped)} input file(s) skipped"]
     for name, reason in skipped:
         lines.append(f"  skipped {name}: {reason}")

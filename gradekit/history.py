@@ -103,7 +103,7 @@ def history_text(key: str, changes: Sequence[MarkChange], current: SubmissionRes
         lines.append("  (no recorded change of marks)")
     for c in changes:
         lines.append(f"  {c.at}  {c.event:<9} total {_pts(c.old_total)} -> {_pts(c.new_total)}"
-                     + (f"  status {c.old_status} -> {c.new_status}" if c.old_status != c.new_status else "")
+                     + (f"  status {c.old_status} -> {c.new_status}" if c.old_status not in (None, c.new_status) else "")
                      + f"  ({c.reason})")
         for p in c.parts:
             lines.append(f"      {p.part}: {_pts(p.old)} -> {_pts(p.new)}  {p.why}")
