@@ -59,6 +59,10 @@ def grade_batch(cfg: Config, inputs: list[Path], out_dir: Path, *, roster: Path 
         need = {s.key: store.need(s.key, s.sha256, course.run_key, course.checks_hash) for s in subs}
         # Only the checks changed: judge the stored answers again, here, without running anything.
         rejudged, todo = 0, []
+        if REJUDGE in need.values():
+            from .executors import single_thread
+
+            single_thread()   # reference values computed here must match the workers' (one thread)
         for s in subs:
             if need[s.key] == REJUDGE:
                 new = rejudge_stored(store, s.key, course, overrides)

@@ -216,17 +216,20 @@ def _judge(sub: Submission, course: Course, executed: Executed, *, visible_only:
 
 def stored_execution(result: SubmissionResult) -> tuple[Submission, Executed] | None:
     """The submission and its run as a stored result remembers them, to judge the stored answers
-    again without running anything; None when the result keeps no answers (graded before answers
-    were stored, or never run)."""
+    again without running anything; None when the result keeps no usable answers (graded before
+    answers were stored, never run, or a damaged row)."""
     prov = result.provenance or {}
     run = prov.get("run")
     if not result.answers or not isinstance(run, dict):
         return None
+    try:
+        status, seconds = Status(run["status"]), float(run.get("seconds", 0.0))
+    except (KeyError, ValueError, TypeError):
+        return None     # a damaged row: grading it again is the way out
     identity = Identity(result.name, result.cid, prov.get("cid_problem"))
     sub = Submission(key=result.key, source_name=result.file, sha256=result.sha256, notebook_json=None,
                      identity=identity, flags=result.flags)
-    report = ExecutionReport(Status(run["status"]), str(run.get("message", "")), probes=dict(result.answers),
-                             seconds=float(run.get("seconds", 0.0)))
+    report = ExecutionReport(status, str(run.get("message", "")), probes=dict(result.answers), seconds=seconds)
     timings = {k: v for k, v in result.timings.items() if k in ("prepare", "sandbox")}
     return sub, Executed(report, timings, {k: v for k, v in prov.items() if k in RUN_PROVENANCE_KEYS})
 
