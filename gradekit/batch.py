@@ -14,7 +14,7 @@ from pathlib import Path
 from .config import Config
 from .model import Status, Submission, SubmissionResult
 from .policy import aware
-from .publish import PublishInputs, Timing
+from .publish import PublishInputs, PublishMeta, Timing
 
 
 def _progress(total: int, enabled: bool):
@@ -91,26 +91,43 @@ def grade_batch(cfg: Config, inputs: list[Path], out_dir: Path, *, roster: Path 
     ``release_feedback`` shows hidden checks' messages before the last deadline."""
     from .grading import Course
     from .ordering import longest_first
-    from .publish import publish
-    from .store import ResultStore
+    from .overrides import apply_overrides
+    from .store import CURRENT, REJUDGE, ResultStore
 
     t_start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     course = Course(cfg)
     collected = collect_submissions(cfg, inputs, out_dir / "intake", roster)
     subs, skipped, missing = collected.subs, collected.skipped, collected.missing
+    # Refused before the store is opened: a bad overrides.csv changes nothing.
+    overrides = load_overrides(out_dir, {**{s.key: s.notebook_json is not None for s in subs},
+                                         **{r.key: False for r in missing}}, course)
     t_intake = time.perf_counter() - t_start
 
     with ResultStore(out_dir / "results.sqlite") as store:
-        todo = [s for s in subs if not store.is_current(s.key, s.sha256, course.checks_hash)]
+        need = {s.key: store.need(s.key, s.sha256, course.run_key, course.checks_hash) for s in subs}
+        # Only the checks changed: judge the stored answers again, here, without running anything.
+        rejudged, todo = 0, []
+        if REJUDGE in need.values():
+            from .executors import single_thread
+
+            single_thread()   # reference values computed here must match the workers' (one thread)
+        for s in subs:
+            if need[s.key] == REJUDGE:
+                new = rejudge_stored(store, s.key, course, overrides)
+                if new is not None:
+                    rejudged += 1
+                    continue
+            if need[s.key] != CURRENT:
+                todo.append(s)
         todo = longest_first(todo, cfg.release)
         for r in missing:
-            store.put(r)
+            store.put(apply_overrides(r, overrides))
         bar = _progress(len(todo), progress)
         t_grading = time.perf_counter()
 
         def on_result(result: SubmissionResult) -> None:
-            store.put(result)           # committed before anything else: a kill loses nothing finished
+            store.put(apply_overrides(result, overrides))  # committed first: a kill loses nothing finished
             bar.update(1)
             bar.set_postfix_str(f"{result.key}: {result.status}")
 
@@ -129,14 +146,18 @@ def grade_batch(cfg: Config, inputs: list[Path], out_dir: Path, *, roster: Path 
         t_grading = time.perf_counter() - t_grading
         keep = {s.key for s in subs} | {r.key for r in missing}
         store.delete_missing(keep)
+        reapply_overrides(store, overrides)        # unchanged results whose overrides changed
         results = sorted(store.all(), key=lambda r: r.key)
+        meta = PublishMeta(collected.timings, collected.attempts, roster)
+        meta.save(out_dir)                       # `gradekit rejudge` publishes with the same times and roster
+        timings = {"intake": t_intake, "grading (all workers, wall)": t_grading}
+        pub = write_outputs(cfg, course, results, out_dir, store=store, meta=meta, roster=collected.roster,
+                            workers=workers, lms_column=lms_column, release_feedback=release_feedback,
+                            timings=timings)
 
-    timings = {"intake": t_intake, "grading (all workers, wall)": t_grading}
-    pub = publish(cfg, PublishInputs(results, collected.timings, collected.attempts, collected.roster), out_dir,
-                  parts=course.parts, workers=workers, lms_column=lms_column, release_feedback=release_feedback,
-                  timings=timings)
-
-    lines = [f"graded {len(todo)} new or changed submission(s), {len(subs) - len(todo)} unchanged (skipped), "
+    unchanged = len(subs) - len(todo) - rejudged
+    lines = [f"graded {len(todo)} new or changed submission(s), {unchanged} unchanged (skipped), "
+             f"{rejudged} re-judged from their stored answers (only the checks changed), "
              f"{len(missing)} on the roster without a submission; {len(skipped)} input file(s) skipped"]
     for name, reason in skipped:
         lines.append(f"  skipped {name}: {reason}")
@@ -145,3 +166,63 @@ def grade_batch(cfg: Config, inputs: list[Path], out_dir: Path, *, roster: Path 
     lines += pub.lines
     lines.append(f"wall time {time.perf_counter() - t_start:.1f} s")
     return "\n".join(lines)
+
+
+def load_overrides(out_dir: Path, students: dict[str, bool], course):
+    """``out_dir/overrides.csv`` validated against these students and the course's parts ({} when
+    there is no file); raises OverrideError (nothing written) on any bad line."""
+    from .overrides import OVERRIDES_CSV, read_overrides_file
+
+    if not (out_dir / OVERRIDES_CSV).is_file():
+        return {}
+    from .judge import course_points
+
+    return read_overrides_file(out_dir, students, course_points(course.cfg.checks))
+
+
+def rejudge_stored(store, key: str, course, overrides) -> SubmissionResult | None:
+    """Judge ``key``'s stored answers again and store the result with the current overrides; None
+    (nothing stored) when there are no answers to judge or the grader failed on them."""
+    from .grading import rejudge_result
+    from .history import REJUDGED
+    from .overrides import apply_overrides
+
+    old = store.get(key)
+    new = None if old is None else rejudge_result(old, course)
+    if new is None or new.status == Status.ERROR:
+        return None
+    new = apply_overrides(new, overrides)
+    store.put(new, event=REJUDGED)
+    return new
+
+
+def reapply_overrides(store, overrides) -> None:
+    """Store every result whose overrides differ from the file's (the history records it)."""
+    from .overrides import apply_overrides
+
+    for r in store.all():
+        new = apply_overrides(r, overrides)
+        if new is not r:
+            store.put(new, event="override")
+
+
+def write_outputs(cfg: Config, course, results: list[SubmissionResult], out_dir: Path, *, store,
+                  meta: "PublishMeta", roster=None, workers: int = 1, lms_column: str | None = None,
+                  release_feedback: bool = False, timings: dict[str, float] | None = None):
+    """Every output of a run, from ``results`` (gradekit.publish: the late-work policy, the LMS upload,
+    feedback pages, the class report); with ``students_see_notebook`` in gradekit.toml, each student's
+    executed notebook next to their feedback page.  Returns the Published summary."""
+    from .publish import publish
+
+    notebooks: dict[str, str] = {}
+    if cfg.students_see_notebook:
+        from .notebook_html import write_student_notebooks
+
+        notebooks = write_student_notebooks(results, store.notebook, out_dir)
+    if roster is None and meta.roster is not None and Path(meta.roster).is_file():
+        from .intake import read_roster
+
+        roster = read_roster(Path(meta.roster))
+    inputs = PublishInputs(results, meta.timings, meta.attempts, roster)
+    return publish(cfg, inputs, out_dir, parts=course.parts, workers=workers, lms_column=lms_column,
+                   release_feedback=release_feedback, timings=timings, notebooks=notebooks)

@@ -16,7 +16,7 @@ notebooks, never for submissions.
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"""
 
 
-def _config(args):
+def _config(args, need_sandbox: bool = True):
     from .config import load_config
 
     cfg = load_config(args.config)
@@ -32,7 +32,7 @@ def _config(args):
             from dataclasses import replace
             changes["limits"] = replace(changes.get("limits", cfg.limits), **{f"{name}_s": value})
     cfg = cfg.with_(**changes)
-    if cfg.sandbox:
+    if cfg.sandbox and need_sandbox:
         from .sandbox import sandbox_self_test
 
         problem = sandbox_self_test()
@@ -103,6 +103,21 @@ def cmd_grade(args) -> int:
     return 0
 
 
+def cmd_rejudge(args) -> int:
+    from .rejudge import rejudge_batch
+
+    cfg = _config(args, need_sandbox=False)
+    print(rejudge_batch(cfg, Path(args.out), dry_run=args.dry_run, workers=args.workers))
+    return 0
+
+
+def cmd_history(args) -> int:
+    from .history import show_history
+
+    print(show_history(Path(args.out), args.student))
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -156,6 +171,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="show hidden checks' messages in the feedback now, before the last deadline has passed")
     _add_grading_options(p)
     p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("rejudge", help="judge every stored answer again with the current checks (runs no notebook)")
+    p.add_argument("--out", required=True, help="the output folder of an earlier `gradekit grade`")
+    p.add_argument("--dry-run", action="store_true",
+                   help="only write DIR/changes.csv and print the summary; store and outputs unchanged")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for the feedback pages")
+    p.add_argument("--profile", help="exercise/data profile (must be the one the cohort was graded with)")
+    p.set_defaults(func=cmd_rejudge)
+
+    p = sub.add_parser("history", help="one student's marks over time, the provenance, the executed notebook")
+    p.add_argument("student", help="the student key (the gradebook's `student` column)")
+    p.add_argument("--out", required=True, help="the output folder of `gradekit grade`")
+    p.set_defaults(func=cmd_history)
 
     p = sub.add_parser("corpus", help="grade the hostile-submission corpus; prints escapes, marks gained, rows lost")
     p.add_argument("--out", default="corpus-out")

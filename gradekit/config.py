@@ -46,6 +46,7 @@ class Config:
     sandbox: bool = True      # False only with --unsafe-no-sandbox
     policy: LatePolicy = field(default_factory=LatePolicy)   # [policy]: deadline and late penalty
     lms: Lms = field(default_factory=Lms)
+    students_see_notebook: bool = False   # [feedback] executed_notebook: link it from feedback pages
 
     def with_(self, **changes) -> "Config":
         return replace(self, **changes)
@@ -88,6 +89,7 @@ def load_config(path: Path | None = None) -> Config:
             limits=limits,
             policy=parse_policy(raw.get("policy", {}), str(cfg_file)),
             lms=parse_lms(raw.get("lms", {}), str(cfg_file)),
+            students_see_notebook=bool(raw.get("feedback", {}).get("executed_notebook", False)),
         )
     except (KeyError, TypeError) as e:
         raise SetupError(f"{cfg_file}: missing or unknown setting {e}") from None

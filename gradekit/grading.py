@@ -6,9 +6,10 @@ a bad submission; a failure of the grader itself becomes a result with status ER
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
@@ -20,7 +21,8 @@ from . import contentload
 from .config import Config
 from .errors import SetupError
 from .judge import JudgeInputs, judge, parts_of
-from .model import ExecutionReport, ProbeResult, Status, Submission, SubmissionResult
+from .model import ExecutionReport, Identity, ProbeResult, Status, Submission, SubmissionResult
+from .provenance import RUN_PROVENANCE_KEYS, judge_provenance, probes_fingerprint, run_key, run_provenance
 from .refcache import ReferenceCache, tree_hash
 
 
@@ -67,15 +69,24 @@ class Course:
 
     @cached_property
     def checks_hash(self) -> str:
-        """Changes when the checks, the reference, the profile or the limits change: then every
-        submission is graded again; otherwise a re-run skips what is already in the store."""
+        """Changes when the checks, the reference or the profile change: then every submission is
+        judged again (from its stored answers when `probes_hash` did not change)."""
         h = hashlib.sha256()
         h.update(tree_hash(self.cfg.checks).encode())
         h.update(self.reference_code_hash.encode())
         h.update(repr(sorted(self.profile.items())).encode())
-        h.update(repr(self.cfg.limits).encode())
-        h.update(repr(self.cfg.sandbox).encode())
         return h.hexdigest()[:16]
+
+    @cached_property
+    def probes_hash(self) -> str:
+        """Changes when what the kernel is asked (the probes' code and parameters) or the profile
+        change: then the stored answers are stale and the notebook must run again."""
+        return probes_fingerprint(self.module.make_probes, self.profile)
+
+    @cached_property
+    def run_key(self) -> str:
+        """`probes_hash` plus the limits and the sandbox setting: `gradekit grade` runs again when it changes."""
+        return run_key(self.probes_hash, self.cfg.limits, self.cfg.sandbox)
 
     @cached_property
     def reference(self) -> ReferenceCache:
@@ -110,6 +121,7 @@ class Executed:
 
     report: ExecutionReport
     timings: dict[str, float]
+    provenance: dict[str, Any] = field(default_factory=dict)  # of the run: probes hash, probe seed, ...
 
 
 def grade_submission(sub: Submission, course: Course, *, visible_only: bool = False, slot: int = 0,
@@ -157,8 +169,9 @@ def _execute(sub: Submission, course: Course, *, slot: int, seed: int | None) ->
     from .sandbox import run_notebook
 
     timings: dict[str, float] = {}
-    rng = np.random.default_rng(seed)  # fresh entropy per run unless a test pins it
-    specs = course.module.make_probes(course.profile, rng)
+    # Fresh per run unless a test pins it; kept in the provenance (the answers keep the params drawn).
+    seed = secrets.randbits(63) if seed is None else seed
+    specs = course.module.make_probes(course.profile, np.random.default_rng(seed))
 
     if sub.notebook_json is None:
         report = ExecutionReport(Status.INVALID_NOTEBOOK, sub.problem or "not a notebook",
@@ -171,7 +184,7 @@ def _execute(sub: Submission, course: Course, *, slot: int, seed: int | None) ->
         report = run_notebook(sub.notebook_json, specs, files, course.cfg.limits,
                               sandboxed=course.cfg.sandbox, slot=slot)
         timings["sandbox"] = time.perf_counter() - t0
-    return Executed(report, timings)
+    return Executed(report, timings, run_provenance(course, seed))
 
 
 def _judge(sub: Submission, course: Course, executed: Executed, *, visible_only: bool) -> SubmissionResult:
@@ -196,5 +209,39 @@ def _judge(sub: Submission, course: Course, executed: Executed, *, visible_only:
         key=sub.key, file=sub.source_name, name=sub.identity.name, cid=sub.identity.cid,
         status=status, message=message, checks=checks, flags=sub.flags, timings=timings,
         sha256=sub.sha256, checks_hash=course.checks_hash, extras=extras,
-        reference_computed=ref.misses - misses_before,
+        reference_computed=ref.misses - misses_before, answers=dict(report.probes),
+        provenance=judge_provenance(course, executed.provenance, report, sub.identity),
+        executed_notebook=report.notebook,
     )
+
+
+def stored_execution(result: SubmissionResult) -> tuple[Submission, Executed] | None:
+    """The submission and its run as a stored result remembers them, to judge the stored answers
+    again without running anything; None when the result keeps no usable answers (graded before
+    answers were stored, never run, or a damaged row)."""
+    prov = result.provenance or {}
+    run = prov.get("run")
+    if not result.answers or not isinstance(run, dict):
+        return None
+    try:
+        status, seconds = Status(run["status"]), float(run.get("seconds", 0.0))
+    except (KeyError, ValueError, TypeError):
+        return None     # a damaged row: grading it again is the way out
+    identity = Identity(result.name, result.cid, prov.get("cid_problem"))
+    sub = Submission(key=result.key, source_name=result.file, sha256=result.sha256, notebook_json=None,
+                     identity=identity, flags=result.flags)
+    report = ExecutionReport(status, str(run.get("message", "")), probes=dict(result.answers), seconds=seconds)
+    timings = {k: v for k, v in result.timings.items() if k in ("prepare", "sandbox")}
+    return sub, Executed(report, timings, {k: v for k, v in prov.items() if k in RUN_PROVENANCE_KEYS})
+
+
+def rejudge_result(result: SubmissionResult, course: Course) -> SubmissionResult | None:
+    """Judge a stored result's answers with the current checks and reference: no notebook, no
+    kernel.  Keeps the result's overrides (the caller re-applies the current ones).  None when the
+    result keeps no answers; an ERROR result when the grader itself failed."""
+    stored = stored_execution(result)
+    if stored is None:
+        return None
+    sub, executed = stored
+    new = judge_submission(sub, course, executed)
+    return replace(new, overrides=result.overrides)

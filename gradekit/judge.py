@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -153,8 +154,11 @@ def check_table(checks_dir: Path) -> list[tuple[str, str, float, bool]]:
     """Every check of the course as (part, check name, points, visible), read by collecting the checks
     (nothing runs).  SetupError when a check file does not import or a check has no points."""
     plugin = _PointsPlugin()
+    stamps = _check_stamps(checks_dir)
+    _forget_stale_checks(stamps)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         pytest.main(_pytest_args(checks_dir) + ["--collect-only"], plugins=[plugin])
+    _stamp_checks(stamps)
     if plugin.errors:
         raise SetupError("the autograder checks are broken:\n" + "\n".join(plugin.errors))
     return plugin.checks
@@ -186,13 +190,46 @@ def _pytest_args(checks_dir: Path) -> list[str]:
     ]
 
 
+def _check_stamps(checks_dir: Path) -> dict[str, tuple]:
+    """Module name (the file's stem, as pytest's importlib mode names it) -> (path, mtime, size)."""
+    out = {}
+    for path in [*Path(checks_dir).glob("test_*.py"), Path(checks_dir) / "conftest.py"]:
+        with contextlib.suppress(OSError):
+            st = path.stat()
+            out[path.stem] = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    return out
+
+
+def _forget_stale_checks(stamps: dict[str, tuple]) -> None:
+    """pytest's importlib mode reuses a module already in sys.modules under the same name: in a
+    process that lives on (a re-judge after grading, a test session, a worker), a check edited
+    since, or the same-named check of another checks folder, would be judged with the old code.
+    Such modules are dropped; a module loaded from the unchanged file is kept (no re-import)."""
+    for name, stamp in stamps.items():
+        mod = sys.modules.get(name)
+        if mod is not None and getattr(mod, "__gradekit_stamp__", None) != stamp:
+            del sys.modules[name]
+
+
+def _stamp_checks(stamps: dict[str, tuple]) -> None:
+    """Remember which file version each check module was loaded from (stamps taken *before* the
+    run: a file edited meanwhile is seen as changed next time)."""
+    for name, stamp in stamps.items():
+        mod = sys.modules.get(name)
+        if mod is not None and os.path.realpath(getattr(mod, "__file__", "") or "") == stamp[0]:
+            mod.__gradekit_stamp__ = stamp
+
+
 def judge(checks_dir: Path, inputs: JudgeInputs, *, visible_only: bool = False) -> tuple[CheckResult, ...]:
     plugin = _JudgePlugin(inputs)
+    stamps = _check_stamps(checks_dir)
+    _forget_stale_checks(stamps)
     args = _pytest_args(checks_dir)
     if visible_only:
         args += ["-m", "not hidden"]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         code = pytest.main(args, plugins=[plugin])
+    _stamp_checks(stamps)
     if plugin.collect_errors:
         raise SetupError("the autograder checks are broken:\n" + "\n".join(plugin.collect_errors))
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):

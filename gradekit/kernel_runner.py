@@ -9,13 +9,15 @@ Input: a JSON plan on stdin::
 
     {"notebook": path, "cell_timeout_s": s, "notebook_timeout_s": s, "output_bytes_per_cell": n,
      "probes": [{"name": n, "source": wrapped cell, "timeout_s": s}],
-     # optional: "cwd", "tmp", "interrupt_grace_s", "max_restarts", "probe_answer_bytes"}
+     # optional: "cwd", "tmp", "interrupt_grace_s", "max_restarts", "probe_answer_bytes",
+     #           "executed_notebook_bytes" (> 0: hand back the notebook as it ran, at most this size)}
 
 Output: one JSON object a line on the events fd (3 unless ``--events-fd N``), flushed each time::
 
     {"event": "kernel", "status": "started|restarted|failed", "seconds": s, ...}
     {"event": "cell", "index": i, "status": "ok|error|timeout|dead|skipped", "error": str|null, "seconds": s}
     {"event": "probe", "name": n, "status": "ok|error|timeout|not_run", "output": str|null, "error": ..., "seconds": s}
+    {"event": "notebook", "part": k, "parts": n, "data": str}   # the executed notebook's JSON, in pieces
     {"event": "done", "status": "ok|timeout|error", "seconds": s, "restarts": n, "kernel_alive": bool, ...}
 
 Why the loop is hand-made around ``NotebookClient.async_execute_cell`` instead of ``execute()``:
@@ -49,6 +51,7 @@ sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 PROBE_MIME = "application/x-gradekit-probe"   # keep in sync with gradekit.probes.PROBE_MIME
 TIMEOUT_ENAME = "GradekitCellTimeout"          # the execute_reply nbclient fakes after an interrupt
 ERROR_CHARS = 300
+NOTEBOOK_CHUNK_CHARS = 1 << 20                 # one "notebook" event line carries at most this much
 
 
 def _now() -> float:
@@ -155,6 +158,8 @@ class Runner:
         self.tmp = plan.get("tmp") or "/tmp"
         self.nb = nbformat.read(plan["notebook"], as_version=4)
         self.good: list[int] = []       # code cells that succeeded: replayed after a restart
+        self.ran: dict[int, list] = {}  # code cell -> its outputs (capped) in the notebook's own pass
+        self.last_cell = None           # the cell object execute() ran last (holds its outputs)
         self.restarts = 0
         self.kernel_alive = False
         self.timed_out = False
@@ -290,6 +295,7 @@ class Runner:
 
         c = self.client
         t = _now()
+        self.last_cell = None
         if c.kc is None:
             return Outcome("dead", "no kernel", 0.0)
         cell = nbformat.v4.new_code_cell(source)
@@ -297,6 +303,7 @@ class Runner:
         c.gk_begin(self.out_cap, probe, self.probe_cap)
         self.timeout_now = max(0.5, timeout)
         self.reply = None
+        self.last_cell = cell
         try:
             await c.async_execute_cell(cell, 0)
         except DeadKernelError:
@@ -400,6 +407,7 @@ class Runner:
                 out.error = "stopped at the notebook's time limit"
             emit("cell", index=i, status=out.status, error=out.error, seconds=round(out.seconds, 3),
                  **({"wedged": True} if out.wedged else {}))
+            self.ran[i] = list(self.last_cell.get("outputs", [])) if self.last_cell is not None else []
             if out.status == "ok":
                 self.good.append(i)
             elif out.needs_restart:
@@ -436,8 +444,41 @@ class Runner:
 
         alive = self.kernel_alive and not lost
         await self.stop_kernel()
+        self.emit_notebook(int(self.plan.get("executed_notebook_bytes", 0)))
         emit("done", status="timeout" if self.timed_out else "ok", seconds=round(_now() - self.t0, 3),
              restarts=self.restarts, kernel_alive=alive, **self._usage())
+
+    def emit_notebook(self, cap: int) -> None:
+        """Hand back the notebook as it ran: each code cell with the outputs of the notebook's own
+        pass (as capped above; not the replays, not the probes).  Over ``cap`` bytes, the largest
+        cells' outputs are dropped first, each replaced by a note saying so."""
+        if cap <= 0:
+            return
+        import nbformat
+
+        try:
+            nb = self.nb
+            for i, cell in enumerate(nb.cells):
+                if cell.cell_type == "code":
+                    cell.outputs = self.ran.get(i, [])
+                    cell.execution_count = None
+            sizes = sorted(((len(json.dumps(c.get("outputs", []))), i) for i, c in enumerate(nb.cells)
+                            if c.cell_type == "code" and c.outputs), reverse=True)
+            text = nbformat.writes(nb)
+            while len(text.encode()) > cap and sizes:
+                _, i = sizes.pop(0)
+                nb.cells[i].outputs = [nbformat.v4.new_output(
+                    "stream", name="stderr", text="[gradekit: this cell's outputs were dropped: the executed "
+                                                  "notebook was over its size limit]\n")]
+                text = nbformat.writes(nb)
+            if len(text.encode()) > cap:
+                raise ValueError(f"the notebook is over {cap} bytes even without outputs")
+        except Exception as e:  # noqa: BLE001 - the run's result does not depend on this
+            self.emit("notebook", part=0, parts=0, error=_short(f"{type(e).__name__}: {e}"))
+            return
+        chunks = [text[k:k + NOTEBOOK_CHUNK_CHARS] for k in range(0, len(text), NOTEBOOK_CHUNK_CHARS)]
+        for k, chunk in enumerate(chunks):
+            self.emit("notebook", part=k, parts=len(chunks), data=chunk)
 
     @staticmethod
     def _usage() -> dict:

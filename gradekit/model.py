@@ -83,6 +83,7 @@ class ExecutionReport:
     probes: Mapping[str, ProbeResult] = field(default_factory=dict)
     seconds: float = 0.0
     log_tail: str = ""            # last lines of the runner's stderr, for TAs
+    notebook: str | None = None   # the notebook as it ran (nbformat JSON, outputs capped; untrusted data)
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,16 @@ class CheckResult:
     passed: bool
     visible: bool
     message: str = ""             # student-facing; never contains reference values of hidden checks
+
+
+@dataclass(frozen=True)
+class Override:
+    """A TA's decision on one part of one student's marks: it replaces the judged points."""
+
+    part: str
+    points: float
+    reason: str
+    by: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,17 +124,21 @@ class SubmissionResult:
     checks_hash: str = ""
     extras: Mapping[str, Any] = field(default_factory=dict)  # plot data for feedback (student's own)
     reference_computed: int = 0   # reference calls this grading computed itself (the rest: cached or primed)
+    answers: Mapping[str, ProbeResult] = field(default_factory=dict)  # the probes' answers, kept to re-judge
+    provenance: Mapping[str, Any] = field(default_factory=dict)  # versions, hashes, seeds, profile, limits
+    overrides: tuple[Override, ...] = ()  # applied on top of the judged checks (gradekit.overrides)
+    executed_notebook: str | None = None  # the notebook as it ran; the store keeps it apart, not in to_json
 
     @property
     def total(self) -> float:
-        return sum(c.points for c in self.checks)
+        return sum(self.part_points().values())
 
     @property
     def max_total(self) -> float:
         return sum(c.max_points for c in self.checks)
 
-    def part_points(self) -> dict[str, float]:
-        """part -> points earned (sum over its checks)."""
+    def judged_part_points(self) -> dict[str, float]:
+        """Points per part as the checks awarded them, before any override."""
         out: dict[str, float] = {}
         for c in self.checks:
             out[c.part] = out.get(c.part, 0.0) + c.points
@@ -136,9 +151,20 @@ class SubmissionResult:
             out[c.part] = out.get(c.part, 0.0) + c.max_points
         return out
 
+    def part_points(self) -> dict[str, float]:
+        """Points per part that count: the judged points, with each overridden part replaced."""
+        out = self.judged_part_points()
+        for o in self.overrides:
+            out[o.part] = o.points
+        return out
+
+    def override_of(self, part: str) -> Override | None:
+        return next((o for o in self.overrides if o.part == part), None)
+
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["status"] = self.status.value
+        d.pop("executed_notebook")
         return d
 
     @classmethod
@@ -147,4 +173,7 @@ class SubmissionResult:
         d["status"] = Status(d["status"])
         d["checks"] = tuple(CheckResult(**c) for c in d.get("checks", ()))
         d["flags"] = tuple(d.get("flags", ()))
+        d["answers"] = {k: ProbeResult(**v) for k, v in (d.get("answers") or {}).items()}
+        d["overrides"] = tuple(Override(**o) for o in d.get("overrides", ()))
+        d.pop("executed_notebook", None)
         return cls(**d)

@@ -7,6 +7,7 @@ the summary), so one odd row can never cost every student their feedback.
 """
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .atomic import atomic_write_text
 from .config import Config
 from .intake.flags import add_flags
 from .intake.roster import Roster
@@ -35,6 +37,37 @@ class PublishInputs:
     timings: Mapping[str, Timing]          # by result key
     attempts: Mapping[str, str] = field(default_factory=dict)   # earlier attempt's key -> student key
     roster: Roster | None = None
+
+
+@dataclass(frozen=True)
+class PublishMeta:
+    """What publishing needs from intake besides the results, kept in ``DIR/intake.json`` so that
+    `gradekit rejudge` publishes with the same submission times, attempts and roster."""
+
+    timings: Mapping[str, Timing] = field(default_factory=dict)
+    attempts: Mapping[str, str] = field(default_factory=dict)
+    roster: Path | None = None
+
+    FILE = "intake.json"
+
+    def save(self, out_dir: Path) -> None:
+        data = {"timings": {k: [t.submitted_at.isoformat() if t.submitted_at else None, t.source]
+                            for k, t in self.timings.items()},
+                "attempts": dict(self.attempts),
+                "roster": None if self.roster is None else str(Path(self.roster).resolve())}
+        atomic_write_text(Path(out_dir) / self.FILE, json.dumps(data, indent=1))
+
+    @classmethod
+    def load(cls, out_dir: Path) -> "PublishMeta":
+        """The saved meta ({} everywhere when there is none, e.g. a store graded by an older version)."""
+        try:
+            data = json.loads((Path(out_dir) / cls.FILE).read_text())
+            timings = {str(k): Timing(datetime.fromisoformat(v[0]) if v[0] else None, str(v[1]))
+                       for k, v in data.get("timings", {}).items()}
+            return cls(timings, {str(k): str(v) for k, v in data.get("attempts", {}).items()},
+                       Path(data["roster"]) if data.get("roster") else None)
+        except (OSError, ValueError, TypeError, KeyError, IndexError):
+            return cls()
 
 
 def with_roster_names(results: Sequence[SubmissionResult], roster: Roster | None) -> list[SubmissionResult]:
@@ -125,7 +158,8 @@ class Published:
 
 def publish(cfg: Config, inputs: PublishInputs, out_dir: Path, *, parts: Sequence[str], workers: int = 1,
             lms_column: str | None = None, release_feedback: bool = False,
-            timings: Mapping[str, float] | None = None, now: datetime | None = None) -> Published:
+            timings: Mapping[str, float] | None = None, now: datetime | None = None,
+            notebooks: Mapping[str, str] | None = None) -> Published:
     """Write every output of a run into ``out_dir``; returns what was written and the summary lines."""
     from .gradebook import to_dataframe, write_gradebook
     from .lms_upload import column_header, feedback_text, write_lms_upload
@@ -159,7 +193,8 @@ def publish(cfg: Config, inputs: PublishInputs, out_dir: Path, *, parts: Sequenc
         n = _late_note(late.get(r.key, ON_TIME), penalty[r.key])
         if not released and release_at is not None:
             n.append(f"Hidden checks are shown after the last deadline ({release_at:%Y-%m-%d %H:%M %Z}).")
-        notes[r.key] = {"hidden_released": released, "penalty": penalty[r.key], "notes": n}
+        notes[r.key] = {"hidden_released": released, "penalty": penalty[r.key], "notes": n,
+                        "notebook_href": (notebooks or {}).get(r.key)}
     pages = pub.step("the feedback pages", lambda: write_all_feedback(results, out_dir, assignment=cfg.assignment,
                                                                       workers=workers, pages=notes,
                                                                       course_dir=cfg.checks))

@@ -189,13 +189,14 @@ SectionsOf = Callable[[Mapping[str, Any]], Sequence[Any]]   # the course's feedb
 
 def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[str, Any] | None = None,
                   sections_of: SectionsOf | None = None, hidden_released: bool = True, penalty: float = 0.0,
-                  notes: Sequence[str] = ()) -> str:
+                  notes: Sequence[str] = (), notebook_href: str | None = None) -> str:
     """The feedback page of one student, as HTML text (pure).
 
     ``sections_of``: the course's ``feedback_sections`` hook (draws figures from the extras).
     ``hidden_released=False`` (before the last deadline that applies to anyone): the page shows the
     totals and the visible checks only, no hidden check at all.  ``penalty``: late-penalty points
-    taken off the score; ``notes``: sentences shown under the status (lateness, release date)."""
+    taken off the score; ``notes``: sentences shown under the status (lateness, release date);
+    ``notebook_href``: the student's executed notebook next to the page, to link (a setting)."""
     status = Status(result.status)
     who = result.name or result.key
     parts: list[str] = [f"<h1>{esc(assignment)}: feedback</h1>"]
@@ -222,11 +223,19 @@ def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[s
         for c in result.checks:
             per_part[c.part].append(c)
         rows = []
+        points = result.part_points()
         for p in order:
             cs = per_part[p]
-            rows.append((p, _num(sum(c.points for c in cs)), _num(sum(c.max_points for c in cs)),
-                         f"{sum(c.passed for c in cs)} of {len(cs)}"))
+            rows.append((p, _num(points.get(p, 0.0)) + (" *" if result.override_of(p) else ""),
+                         _num(sum(c.max_points for c in cs)), f"{sum(c.passed for c in cs)} of {len(cs)}"))
         parts.append("<h2>Parts</h2>" + _table(("Part", "Points", "Out of", "Checks passed"), rows))
+        if result.overrides:
+            judged = result.judged_part_points()
+            parts.append("<h2>Changed by the teaching team</h2><p>* The points of these parts were set by hand "
+                         "and replace what the checks below gave.</p>" + _table(
+                             ("Part", "Checks gave", "Points now", "Reason"),
+                             [(o.part, _num(judged.get(o.part, 0.0)), _num(o.points), o.reason)
+                              for o in result.overrides], "overrides"))
         rows = []
         for p in order:
             for c in per_part[p]:
@@ -247,6 +256,8 @@ def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[s
     figures = course_sections(sections_of, result.extras if plots is None else plots)
     if figures:
         parts.append("<h2>Your results</h2>" + "".join(figures))
+    if notebook_href:
+        parts.append(f'<p><a href="{esc(notebook_href)}">Your notebook as it ran in the grader</a></p>')
     return _page(f"{assignment}: feedback for {who}", "\n".join(parts))
 
 

@@ -2,9 +2,12 @@
 
 A batch writes each :class:`~gradekit.model.SubmissionResult` in its own transaction the moment it
 finishes, so a batch killed at any point (SIGKILL, power cut, Ctrl-C) loses at most the results that
-were still being computed.  Re-running the batch asks :meth:`ResultStore.is_current` for every
-submission and skips those whose bytes (``sha256``) and grading inputs (``checks_hash``: checks,
-reference code and configuration, computed by the caller) have not changed.
+were still being computed.  Re-running the batch asks what to do for every
+submission (:meth:`ResultStore.need`): those whose bytes (``sha256``), probes and run settings
+(``run_key``) and checks (``checks_hash``: checks, reference code, profile) have not changed are
+skipped; when only ``checks_hash`` changed, the stored answers are judged again without running the
+notebook (see gradekit.provenance).  Each result keeps its probe answers and provenance; the
+executed notebook (``notebooks``) and every change of marks (``history``) have tables of their own.
 
 Guarantees
 ----------
@@ -37,10 +40,11 @@ from pathlib import Path
 from typing import Any
 
 from .errors import GradekitError
+from .history import GRADED, MarkChange, mark_change
 from .model import Status, SubmissionResult
 
 STORE_NAME = "results.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2   # 2: run_key, executed notebooks, the history of marks
 
 #: A stored result with one of these statuses is never "current": re-running grades it again.
 #: ERROR means the grader itself failed (a bug, perhaps fixed since), which says nothing about the
@@ -60,7 +64,26 @@ CREATE TABLE IF NOT EXISTS results (
     result_json TEXT NOT NULL,
     updated_at  TEXT NOT NULL      -- ISO 8601, UTC
 );
+CREATE TABLE IF NOT EXISTS notebooks (
+    key           TEXT PRIMARY KEY,
+    notebook_json TEXT NOT NULL,   -- the notebook as it ran (untrusted data: never executed)
+    updated_at    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS history (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    key         TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    event       TEXT NOT NULL,
+    change_json TEXT NOT NULL      -- gradekit.history.MarkChange
+);
+CREATE INDEX IF NOT EXISTS history_key ON history(key, id);
 """
+
+#: Columns added after schema version 1 (an older store is upgraded in place when opened for writing).
+_ADDED_COLUMNS = (("results", "run_key", "TEXT NOT NULL DEFAULT ''"),)
+
+#: What a re-run must do for a submission (see :meth:`ResultStore.need`).
+CURRENT, REJUDGE, RUN = "current", "rejudge", "run"
 
 
 class StoreError(GradekitError):
@@ -139,6 +162,7 @@ class ResultStore:
             self._conn.execute("INSERT OR IGNORE INTO meta(name, value) VALUES ('schema_version', ?)",
                                (str(SCHEMA_VERSION),))
             self._check_version()
+            self._upgrade()
         except sqlite3.DatabaseError as e:
             self.close()
             raise StoreError(f"{p} is not a usable result store ({e}); move it away to start afresh") from None
@@ -176,6 +200,16 @@ class ResultStore:
             raise StoreError(f"{self.path} has schema version {found}; this gradekit reads up to "
                              f"{SCHEMA_VERSION}")
 
+    def _upgrade(self) -> None:
+        """Bring a store written by an older gradekit to this schema (its rows keep no answers, so
+        they are run again when next graded)."""
+        db = self._conn
+        for table, column, decl in _ADDED_COLUMNS:
+            have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+        db.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", (str(SCHEMA_VERSION),))
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
@@ -205,26 +239,47 @@ class ResultStore:
 
     # -- writing ----------------------------------------------------------------------------------
 
-    def put(self, result: SubmissionResult) -> None:
-        """Store ``result`` in its own transaction, replacing any earlier row of the same key."""
+    def put(self, result: SubmissionResult, *, event: str = GRADED, reason: str = "") -> MarkChange | None:
+        """Store ``result`` in its own transaction, replacing any earlier row of the same key.
+
+        In the same transaction: the executed notebook (when the result carries one; a result
+        without one keeps the stored notebook, e.g. after a re-judge), and an entry in the history
+        of marks when they changed (``event``: ``graded`` -- the notebook ran -- or ``rejudged``;
+        ``reason`` overrides the entry's summary).  Returns that entry, or None."""
         if not result.key:
             raise ValueError("a result needs a non-empty key")
         text = dumps_result(result)
         now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        run_key = str((result.provenance or {}).get("run_key", ""))
         with self._lock:
             db = self._writable()
             db.execute("BEGIN IMMEDIATE")
             try:
+                row = db.execute("SELECT result_json FROM results WHERE key = ?", (result.key,)).fetchone()
+                old = self._load(result.key, row[0]) if row else None
+                change = mark_change(old, result, event, now, reason)
                 db.execute(
-                    "INSERT INTO results(key, sha256, checks_hash, status, result_json, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?) "
+                    "INSERT INTO results(key, sha256, checks_hash, run_key, status, result_json, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT(key) DO UPDATE SET sha256=excluded.sha256, checks_hash=excluded.checks_hash, "
-                    "status=excluded.status, result_json=excluded.result_json, updated_at=excluded.updated_at",
-                    (result.key, result.sha256, result.checks_hash, result.status.value, text, now))
+                    "run_key=excluded.run_key, status=excluded.status, result_json=excluded.result_json, "
+                    "updated_at=excluded.updated_at",
+                    (result.key, result.sha256, result.checks_hash, run_key, result.status.value, text, now))
+                if result.executed_notebook is not None:
+                    db.execute("INSERT INTO notebooks(key, notebook_json, updated_at) VALUES (?, ?, ?) "
+                               "ON CONFLICT(key) DO UPDATE SET notebook_json=excluded.notebook_json, "
+                               "updated_at=excluded.updated_at", (result.key, result.executed_notebook, now))
+                elif old is not None and old.sha256 != result.sha256:
+                    db.execute("DELETE FROM notebooks WHERE key = ?", (result.key,))  # not this file's run
+                if change is not None:
+                    db.execute("INSERT INTO history(key, at, event, change_json) VALUES (?, ?, ?, ?)",
+                               (result.key, change.at, change.event,
+                                json.dumps(change.to_json(), default=_jsonable, ensure_ascii=False)))
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+        return change
 
     def delete_missing(self, keys: Iterable[str]) -> list[str]:
         """Delete the rows whose key is not in ``keys`` (students no longer in the batch).
@@ -239,6 +294,7 @@ class ResultStore:
                 stored = [k for (k,) in db.execute("SELECT key FROM results")]
                 gone = sorted(k for k in stored if k not in keep)
                 db.executemany("DELETE FROM results WHERE key = ?", [(k,) for k in gone])
+                db.executemany("DELETE FROM notebooks WHERE key = ?", [(k,) for k in gone])
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
@@ -265,6 +321,40 @@ class ResultStore:
         if status in {s.value for s in RETRY_STATUSES}:
             return False
         return stored_sha == sha256 and stored_checks == checks_hash
+
+    def need(self, key: str, sha256: str, run_key: str, checks_hash: str) -> str:
+        """What a re-run must do for this submission: :data:`CURRENT` (nothing), :data:`REJUDGE` (the
+        same bytes ran with the same probes and settings -- ``run_key``, see gradekit.provenance --
+        so judge the stored answers again: the checks changed) or :data:`RUN` (new bytes, changed
+        probes or settings, a retry status, or nothing stored)."""
+        with self._lock:
+            row = self._db().execute("SELECT sha256, run_key, checks_hash, status FROM results WHERE key = ?",
+                                     (key,)).fetchone()
+        if row is None:
+            return RUN
+        stored_sha, stored_run, stored_checks, status = row
+        if status in {s.value for s in RETRY_STATUSES} or stored_sha != sha256 or stored_run != run_key:
+            return RUN
+        return CURRENT if stored_checks == checks_hash else REJUDGE
+
+    def notebook(self, key: str) -> str | None:
+        """The executed notebook kept for ``key`` (nbformat JSON; untrusted data), or None."""
+        with self._lock:
+            try:
+                row = self._db().execute("SELECT notebook_json FROM notebooks WHERE key = ?", (key,)).fetchone()
+            except sqlite3.OperationalError:    # a read-only store from before notebooks were kept
+                return None
+        return None if row is None else row[0]
+
+    def history(self, key: str) -> list[MarkChange]:
+        """The recorded changes of ``key``'s marks, oldest first."""
+        with self._lock:
+            try:
+                rows = self._db().execute("SELECT change_json FROM history WHERE key = ? ORDER BY id",
+                                          (key,)).fetchall()
+            except sqlite3.OperationalError:
+                return []
+        return [MarkChange.from_json(json.loads(text)) for (text,) in rows]
 
     def keys(self) -> list[str]:
         with self._lock:

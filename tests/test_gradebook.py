@@ -106,7 +106,7 @@ def row(df: pd.DataFrame, key: str) -> pd.Series:
 
 def test_columns_rows_and_dtypes(df):
     assert list(df.columns) == ["student", "cid", "name", "file", *PARTS, "submitted_at", "deadline", "late_by_h",
-                                "penalty", "total", "max_total", "status", "flags", "message"]
+                                "penalty", "total", "max_total", "status", "flags", "overrides", "message"]
     assert list(df["student"]) == sorted(KINDS) and len(df) == len(KINDS)
     assert df["cid"].dtype == "Int64"
     for c in ("student", "name", "file", "flags", "message"):

@@ -245,3 +245,71 @@ def test_lock_not_held_by_orphaned_workers(tmp_path):
             os.kill(worker_pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+# -- regrades: what a re-run must do, the executed notebook, the history of marks -------------------
+
+def test_need_splits_rerun_from_rejudge(tmp_path):
+    from dataclasses import replace
+
+    from gradekit.store import CURRENT, REJUDGE, RUN
+
+    r = replace(result(), provenance={"run_key": "probes-1"})
+    with ResultStore(tmp_path) as store:
+        assert store.need("s1", "sha-1", "probes-1", "ch-1") == RUN                # nothing stored
+        store.put(r)
+        assert store.need("s1", "sha-1", "probes-1", "ch-1") == CURRENT
+        assert store.need("s1", "sha-1", "probes-1", "ch-2") == REJUDGE            # only the checks changed
+        assert store.need("s1", "sha-1", "probes-2", "ch-1") == RUN                # the probes/settings changed
+        assert store.need("s1", "sha-2", "probes-1", "ch-1") == RUN                # resubmitted
+        store.put(replace(r, status=Status.ERROR))
+        assert store.need("s1", "sha-1", "probes-1", "ch-1") == RUN
+
+
+def test_executed_notebook_kept_apart_and_survives_a_rejudge(tmp_path):
+    from dataclasses import replace
+
+    with ResultStore(tmp_path) as store:
+        store.put(replace(result(), executed_notebook='{"cells": []}'))
+        assert store.notebook("s1") == '{"cells": []}' and "executed_notebook" not in store.get("s1").to_json()
+        store.put(replace(result(), message="re-judged"))                        # same file, no notebook
+        assert store.notebook("s1") == '{"cells": []}'
+        store.put(replace(result(sha="sha-2")))                                   # another file: not its run
+        assert store.notebook("s1") is None
+
+
+def test_history_records_changes_of_marks_only(tmp_path):
+    from dataclasses import replace
+
+    from gradekit.model import Override
+
+    with ResultStore(tmp_path) as store:
+        assert store.put(result()).event == "graded"
+        assert store.put(result(message="same marks")) is None                    # no change, no entry
+        change = store.put(result(points=0.0), event="rejudged")
+        assert (change.event, change.old_total, change.new_total) == ("rejudged", 2.0, 0.0)
+        assert [(p.part, p.old, p.new) for p in change.parts] == [("sigmoid", 2.0, 0.0)]
+        o = Override("sigmoid", 4.0, "regrade request", "TA")
+        change = store.put(replace(result(points=0.0), overrides=(o,)), event="override")
+        assert change.event == "override" and change.parts[0].why == "override: regrade request (by TA)"
+        assert [h.event for h in store.history("s1")] == ["graded", "rejudged", "override"]
+        assert store.history("nobody") == []
+
+
+def test_a_version_1_store_is_upgraded_in_place(tmp_path):
+    from gradekit.store import RUN, dumps_result
+
+    path = tmp_path / STORE_NAME
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE results (key TEXT PRIMARY KEY, sha256 TEXT NOT NULL, checks_hash TEXT NOT NULL,
+                              status TEXT NOT NULL, result_json TEXT NOT NULL, updated_at TEXT NOT NULL);
+        INSERT INTO meta VALUES ('schema_version', '1');""")
+    db.execute("INSERT INTO results VALUES ('s1', 'sha-1', 'ch-1', 'graded', ?, '2026-01-01')", (dumps_result(result()),))
+    db.commit()
+    db.close()
+    with ResultStore(path) as store:
+        assert store.get("s1").checks == result().checks
+        assert store.need("s1", "sha-1", "probes-1", "ch-1") == RUN    # no answers kept: it must run again
+        assert store.notebook("s1") is None and store.history("s1") == []

@@ -45,7 +45,7 @@ from ..errors import SandboxUnavailable, SetupError
 from ..model import ExecutionReport, Status
 from ..probes import MAX_PROBE_BYTES, ProbeSpec, wrap_probe
 from .events import _report
-from .recipe import (FIX_HINT, INTERRUPT_GRACE_S, JOB_IN_SANDBOX, MAX_RESTARTS, MAX_SLOTS, MPL_CACHE_IN_SANDBOX,
+from .recipe import (EXECUTED_NOTEBOOK_BYTES, FIX_HINT, INTERRUPT_GRACE_S, JOB_IN_SANDBOX, MAX_RESTARTS, MAX_SLOTS, MPL_CACHE_IN_SANDBOX,
                      NOTEBOOK_NAME, OUTSIDE_MARGIN_S, RUNNER, RUNNER_IN_SANDBOX, SLOT_UID_BASE, _bwrap_argv,
                      _limit_argv, _mpl_cache, sandbox_self_test)
 from .supervise import _supervise
@@ -123,6 +123,7 @@ def _plan(probes: list[ProbeSpec], limits: Limits, job: Path, root: Path, sandbo
         "notebook_timeout_s": float(limits.notebook_timeout_s),
         "output_bytes_per_cell": int(limits.output_kb_per_cell) * 1024,
         "probe_answer_bytes": MAX_PROBE_BYTES,
+        "executed_notebook_bytes": EXECUTED_NOTEBOOK_BYTES,
         "interrupt_grace_s": INTERRUPT_GRACE_S if limits.cell_timeout_s >= 10 else 2.0,
         "max_restarts": MAX_RESTARTS,
         # A probe gets its own timeout, capped by the operator's limit (small in test profiles).

@@ -6,7 +6,7 @@ from typing import Any
 from ..config import Limits
 from ..model import CellRun, ExecutionReport, ProbeResult, Status
 from ..probes import ProbeSpec, parse_probe_output
-from .recipe import FIX_HINT
+from .recipe import EXECUTED_NOTEBOOK_BYTES, FIX_HINT
 from .supervise import _Run
 
 
@@ -28,6 +28,7 @@ def _report(run: _Run, probes: list[ProbeSpec], limits: Limits, wall: float, sec
     results: dict[str, ProbeResult] = {}
     specs = {p.name: p for p in probes}
     kernel_events: list[dict] = []
+    notebook_parts: list[dict] = []
     done: dict | None = None
     for ev in run.events:
         kind = ev.get("event")
@@ -41,6 +42,8 @@ def _report(run: _Run, probes: list[ProbeSpec], limits: Limits, wall: float, sec
                 results[name] = _probe_result(specs[name], ev)
         elif kind == "kernel":
             kernel_events.append(ev)
+        elif kind == "notebook":
+            notebook_parts.append(ev)
         elif kind == "done" and done is None:
             done = ev
 
@@ -87,7 +90,26 @@ def _report(run: _Run, probes: list[ProbeSpec], limits: Limits, wall: float, sec
         parts = [f"ran {n} code cell{'' if n == 1 else 's'} in {seconds:.1f} s"]
     message = "; ".join(parts[:5]) + (f"; (+{len(parts) - 5} more)" if len(parts) > 5 else "")
     return ExecutionReport(status=status, message=message, cells=ordered, probes=results,
-                           seconds=round(seconds, 3), log_tail=_log_tail(run.log, 20))
+                           seconds=round(seconds, 3), log_tail=_log_tail(run.log, 20),
+                           notebook=_executed_notebook(notebook_parts, ordered))
+
+
+def _executed_notebook(parts: list[dict], cells: tuple[CellRun, ...]) -> str | None:
+    """The runner's executed notebook, put together from its pieces and checked: every piece once,
+    at most EXECUTED_NOTEBOOK_BYTES, a valid nbformat-4 notebook; each code cell then marked with
+    what the trusted side saw happen to it.  None when any of that fails (it is only for reading)."""
+    from ..notebook_html import mark_cells
+
+    n = parts[0].get("parts") if parts else None
+    if type(n) is not int or not 0 < n == len(parts):
+        return None
+    pieces = sorted(parts, key=lambda e: e.get("part") if type(e.get("part")) is int else -1)
+    if [e.get("part") for e in pieces] != list(range(n)) or not all(isinstance(e.get("data"), str) for e in pieces):
+        return None
+    text = "".join(e["data"] for e in pieces)
+    if len(text) > EXECUTED_NOTEBOOK_BYTES:
+        return None
+    return mark_cells(text, cells)
 
 
 def _probe_result(spec: ProbeSpec, ev: dict) -> ProbeResult:

@@ -31,6 +31,7 @@ MAX_RESTARTS = 3
 EVENT_LINE_BYTES = 6 * MAX_PROBE_BYTES + 65536   # one probe answer, JSON-escaped (\u00XX: 6 bytes)
 EVENTS_BASE_BYTES = 8 << 20
 LOG_TAIL_BYTES = 64 << 10
+EXECUTED_NOTEBOOK_BYTES = 8 << 20  # the notebook as it ran, handed back for staff: at most this size
 SYSTEM_DIRS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc")
 
 FIX_HINT = ("install bubblewrap (`apt-get install bubblewrap`) and run gradekit as root, or grade without "

@@ -11,7 +11,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-from .recipe import EVENT_LINE_BYTES, EVENTS_BASE_BYTES, LOG_TAIL_BYTES
+from .recipe import EVENT_LINE_BYTES, EVENTS_BASE_BYTES, EXECUTED_NOTEBOOK_BYTES, LOG_TAIL_BYTES
 
 
 @dataclass
@@ -33,7 +33,7 @@ def _supervise(argv: list[str], env: dict[str, str], cwd: str, plan: bytes, wall
     """
     ev_r, ev_w = os.pipe()
     run = _Run()
-    events_cap = EVENTS_BASE_BYTES + n_probes * EVENT_LINE_BYTES
+    events_cap = EVENTS_BASE_BYTES + n_probes * EVENT_LINE_BYTES + 6 * EXECUTED_NOTEBOOK_BYTES
     try:
         proc = subprocess.Popen(argv + ["--events-fd", str(ev_w)], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(ev_w,),
