@@ -9,7 +9,8 @@ Input: a JSON plan on stdin::
 
     {"notebook": path, "cell_timeout_s": s, "notebook_timeout_s": s, "output_bytes_per_cell": n,
      "probes": [{"name": n, "source": wrapped cell, "timeout_s": s}],
-     # optional: "cwd", "tmp", "interrupt_grace_s", "max_restarts", "probe_answer_bytes"}
+     # optional: "cwd", "tmp", "interrupt_grace_s", "max_restarts", "probe_answer_bytes",
+     #           "cell_timeouts_s": {"<cell index>": s}  (per-cell limits; others get cell_timeout_s)}
 
 Output: one JSON object a line on the events fd (3 unless ``--events-fd N``), flushed each time::
 
@@ -142,6 +143,7 @@ class Runner:
         self.plan, self.emit = plan, emit
         self.t0 = emit.t0
         self.cell_timeout = float(plan["cell_timeout_s"])
+        self.cell_timeouts = {int(k): float(v) for k, v in (plan.get("cell_timeouts_s") or {}).items()}
         self.deadline = self.t0 + float(plan["notebook_timeout_s"])
         self.probes = list(plan.get("probes") or ())
         # Probes get their own time after the notebook's: a notebook that used all of its time is
@@ -181,6 +183,10 @@ class Runner:
             on_cell_executed=self._on_cell_executed,
             config=ipc,
         )
+
+    def timeout_of(self, index: int) -> float:
+        """The time limit of code cell `index`: its budget, else the notebook-wide one."""
+        return self.cell_timeouts.get(index, self.cell_timeout)
 
     # -- kernel ------------------------------------------------------------------------------
     def _kernel_env(self) -> dict[str, str]:
@@ -345,7 +351,7 @@ class Runner:
                 if left <= 0:
                     complete = False
                     break
-                out = await self.execute(self.nb.cells[idx].source, min(self.cell_timeout, left))
+                out = await self.execute(self.nb.cells[idx].source, min(self.timeout_of(idx), left))
                 if out.status == "ok":
                     replayed += 1
                     continue
@@ -393,13 +399,14 @@ class Runner:
                 self.timed_out = True
                 emit("cell", index=i, status="skipped", error="the notebook's time limit was reached", seconds=0.0)
                 continue
-            cut_by_deadline = left < self.cell_timeout
-            out = await self.execute(cell.source, min(self.cell_timeout, left))
+            limit = self.timeout_of(i)
+            cut_by_deadline = left < limit
+            out = await self.execute(cell.source, min(limit, left))
             if out.status == "timeout" and cut_by_deadline:
                 self.timed_out = True
                 out.error = "stopped at the notebook's time limit"
             emit("cell", index=i, status=out.status, error=out.error, seconds=round(out.seconds, 3),
-                 **({"wedged": True} if out.wedged else {}))
+                 limit_s=round(limit, 3), **({"wedged": True} if out.wedged else {}))
             if out.status == "ok":
                 self.good.append(i)
             elif out.needs_restart:

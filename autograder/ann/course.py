@@ -143,6 +143,12 @@ def probe(params):
 '''
 
 
+def expected_names() -> tuple[str, ...]:
+    """The top-level names the probes ask the kernel for (gradekit.intake.versions compares them with
+    a submission's to tell another version of the notebook)."""
+    return ("perceptron", "sigmoid", "SimpleCNN", "learning_rates", "lr_results", "best_lr")
+
+
 def make_probes(profile: Mapping[str, Any], rng: np.random.Generator) -> list[ProbeSpec]:
     """The probes for one run; `rng` is fresh per run so nobody can prepare for the exact inputs."""
     cases = rng.uniform(-2, 2, size=(40, 5)).round(2).tolist()
