@@ -51,7 +51,7 @@ from .recipe import (FIX_HINT, INTERRUPT_GRACE_S, JOB_IN_SANDBOX, MAX_RESTARTS, 
                      _limit_argv, _mpl_cache, sandbox_self_test)
 from .supervise import _supervise
 
-__all__ = ["run_notebook", "sandbox_self_test", "SLOT_UID_BASE", "OUTSIDE_MARGIN_S", "FIX_HINT"]
+__all__ = ["run_notebook", "sandbox_self_test", "remove_tree", "SLOT_UID_BASE", "OUTSIDE_MARGIN_S", "FIX_HINT"]
 
 
 def run_notebook(notebook_json: str, probes: Sequence[ProbeSpec], job_files: Mapping[str, Path],
@@ -114,7 +114,7 @@ def run_notebook(notebook_json: str, probes: Sequence[ProbeSpec], job_files: Map
     finally:
         if group is not None:
             group.remove()
-        _remove_tree(root)
+        remove_tree(root)
 
 
 def _plan(probes: list[ProbeSpec], limits: Limits, job: Path, root: Path, sandboxed: bool,
@@ -161,7 +161,7 @@ def _chown_tree(top: Path, uid: int) -> None:
             os.chown(os.path.join(dirpath, n), uid, uid, follow_symlinks=False)
 
 
-def _remove_tree(root: Path) -> None:
+def remove_tree(root: Path) -> None:
     """Delete the job folder whatever the student did to it (modes, odd files)."""
     def fix(func, path, exc):  # noqa: ARG001 - rmtree's onerror signature
         try:
