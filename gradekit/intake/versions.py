@@ -141,8 +141,8 @@ def compare(c: ReleaseContract, nb: Any) -> list[str]:
     if missing:
         out.append("it never defines " + ", ".join(f"`{n}`" for n in missing))
     firsts = {_first_line(cell.source) for cell in code}
-    gone = [first for gid, text, first in c.given if gid not in ids and text not in texts]
-    gone += [first for gid, first in c.answers if gid not in ids and first not in firsts]
+    gone = [first for gid, first in c.answers if gid not in ids and first not in firsts]    # the tasks first
+    gone += [first for gid, text, first in c.given if gid not in ids and text not in texts]
     if gone:
         shown = ", ".join(f"“{f}”" for f in gone[:GIVEN_SHOWN]) + (f" and {len(gone) - GIVEN_SHOWN} more"
                                                                    if len(gone) > GIVEN_SHOWN else "")
