@@ -13,7 +13,7 @@ from gradekit.budgets import HonestCell, HonestTimes, budget_for, cell_keys
 from gradekit.config import Limits
 from gradekit.model import Status
 
-from .conftest import submission_of
+from conftest import submission_of
 
 LIMITS = Limits(cell_timeout_s=600, notebook_timeout_s=1500, budget_factor=5, min_cell_timeout_s=30)
 
