@@ -15,7 +15,8 @@ Input: a JSON plan on stdin::
 Output: one JSON object a line on the events fd (3 unless ``--events-fd N``), flushed each time::
 
     {"event": "kernel", "status": "started|restarted|failed", "seconds": s, ...}
-    {"event": "cell", "index": i, "status": "ok|error|timeout|dead|skipped", "error": str|null, "seconds": s}
+    {"event": "cell", "index": i, "status": "ok|error|timeout|dead|skipped", "error": str|null, "seconds": s,
+     "limit_s": s}
     {"event": "probe", "name": n, "status": "ok|error|timeout|not_run", "output": str|null, "error": ..., "seconds": s}
     {"event": "done", "status": "ok|timeout|error", "seconds": s, "restarts": n, "kernel_alive": bool, ...}
 
