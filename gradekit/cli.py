@@ -73,20 +73,20 @@ def cmd_validate(args) -> int:
 
 def cmd_check(args) -> int:
     from .grading import Course
-    from .selfcheck import self_check
+    from .selfcheck import self_check, to_stderr
 
     cfg = _config(args)
-    text, ok = self_check(Path(args.notebook), Course(cfg))
+    text, ok = self_check(Path(args.notebook), Course(cfg), progress=to_stderr)
     print(text)
     return 0 if ok else 1
 
 
 def cmd_grade_one(args) -> int:
     from .grading import Course
-    from .selfcheck import grade_one_table
+    from .selfcheck import grade_one_table, to_stderr
 
     cfg = _config(args)
-    text, result = grade_one_table(Path(args.notebook), Course(cfg), key=args.key)
+    text, result = grade_one_table(Path(args.notebook), Course(cfg), key=args.key, progress=to_stderr)
     print(text)
     return 0
 

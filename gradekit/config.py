@@ -22,6 +22,8 @@ class Limits:
     max_processes: int = 256
     output_kb_per_cell: int = 256
     max_notebook_mb: float = 20
+    budget_factor: float = 5.0        # a cell's limit: this x the honest notebook's time for it (0: off)
+    min_cell_timeout_s: float = 30    # ... but never less than this (see gradekit/budgets.py)
 
 
 @dataclass(frozen=True)

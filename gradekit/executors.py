@@ -62,9 +62,44 @@ def _course_for(cfg: Config):
     return course
 
 
-def _init_worker() -> None:
+def _init_worker(batch_tmp: str | None = None) -> None:
+    """A worker's set-up: one thread, a sandbox slot, and (local pool) the batch's temp root as its
+    temp folder, so that whatever it leaves (a killed worker's job folder, its matplotlib cache) is
+    removed with the batch."""
+    if batch_tmp:
+        tempfile.tempdir = batch_tmp
     single_thread()
     _worker_state["slot"] = claim_slot()
+
+
+BATCH_PREFIX = "gradekit-batch-"
+
+
+def batch_temp_root() -> Path:
+    """A temp folder for one batch, owned and removed by the batch process (`remove_batch_root`).
+    Roots left by a batch process that was itself killed are removed first."""
+    base = Path(tempfile.gettempdir())
+    for old in base.glob(f"{BATCH_PREFIX}*-*"):
+        pid = old.name[len(BATCH_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            remove_batch_root(old)
+    return Path(tempfile.mkdtemp(prefix=f"{BATCH_PREFIX}{os.getpid()}-", dir=base))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_batch_root(root: Path) -> None:
+    from .sandbox import remove_tree
+
+    remove_tree(root)
 
 
 def _slot() -> int:
@@ -165,46 +200,51 @@ def run_local(subs: Iterable[Submission], cfg: Config, *, workers: int,
             on_result(value)
 
     ctx = mp.get_context("spawn")  # torch and fork do not mix; workers import what they need once
-    while to_run or to_judge:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
-        drained = False
-        try:
-            running: dict[Future, tuple[Submission, Executed | None]] = {}
+    batch_tmp = batch_temp_root()   # every worker's temp files: removed below, even after a worker was killed
+    try:
+        while to_run or to_judge:
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                                       initargs=(str(batch_tmp),))
+            drained = False
             try:
-                while to_run or to_judge or running:
-                    while len(running) < workers and (to_run or to_judge):  # the order is ours, not the pool's
-                        fut, task = submit(pool)
-                        running[fut] = task
-                    while len(running) < workers and (task := filler(pool, running)) is not None:
-                        running[task[0]] = task[1]
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        exc = fut.exception()
-                        if isinstance(exc, (BrokenProcessPool, SetupError)):  # SetupError: misconfigured, stop
-                            raise exc
-                        sub, what = running.pop(fut)
-                        if what is PRECOMPUTE:
-                            continue       # nothing to report; a failure shows again when judging
-                        if exc is None:
+                running: dict[Future, tuple[Submission, Executed | None]] = {}
+                try:
+                    while to_run or to_judge or running:
+                        while len(running) < workers and (to_run or to_judge):  # the order is ours, not the pool's
+                            fut, task = submit(pool)
+                            running[fut] = task
+                        while len(running) < workers and (task := filler(pool, running)) is not None:
+                            running[task[0]] = task[1]
+                        done, _ = wait(running, return_when=FIRST_COMPLETED)
+                        for fut in done:
+                            exc = fut.exception()
+                            if isinstance(exc, (BrokenProcessPool, SetupError)):  # SetupError: misconfigured, stop
+                                raise exc
+                            sub, what = running.pop(fut)
+                            if what is PRECOMPUTE:
+                                continue       # nothing to report; a failure shows again when judging
+                            if exc is None:
+                                finished(sub, fut.result())
+                            else:
+                                on_result(_crashed(sub, cfg, f"grader worker failed: {type(exc).__name__}: {exc}"))
+                    drained = True
+                except BrokenProcessPool:
+                    for fut, (sub, executed) in running.items():
+                        if executed is PRECOMPUTE:
+                            continue
+                        if fut.done() and fut.exception() is None:
                             finished(sub, fut.result())
+                            continue
+                        strikes[sub.key] = strikes.get(sub.key, 0) + 1
+                        if strikes[sub.key] >= 2:
+                            on_result(_crashed(sub, cfg, "a grader worker died twice while grading this submission"))
+                        elif executed is None:
+                            to_run.appendleft(sub)
                         else:
-                            on_result(_crashed(sub, cfg, f"grader worker failed: {type(exc).__name__}: {exc}"))
-                drained = True
-            except BrokenProcessPool:
-                for fut, (sub, executed) in running.items():
-                    if executed is PRECOMPUTE:
-                        continue
-                    if fut.done() and fut.exception() is None:
-                        finished(sub, fut.result())
-                        continue
-                    strikes[sub.key] = strikes.get(sub.key, 0) + 1
-                    if strikes[sub.key] >= 2:
-                        on_result(_crashed(sub, cfg, "a grader worker died twice while grading this submission"))
-                    elif executed is None:
-                        to_run.appendleft(sub)
-                    else:
-                        to_judge.appendleft((sub, executed))
-        finally:
-            # All done: no need to wait for the idle workers' exit (torch's teardown, ~0.5 s); it
-            # overlaps with what the caller does next (the gradebook).  Otherwise, as `with` would.
-            pool.shutdown(wait=not drained, cancel_futures=True)
+                            to_judge.appendleft((sub, executed))
+            finally:
+                # All done: no need to wait for the idle workers' exit (torch's teardown, ~0.5 s); it
+                # overlaps with what the caller does next (the gradebook).  Otherwise, as `with` would.
+                pool.shutdown(wait=not drained, cancel_futures=True)
+    finally:
+        remove_batch_root(batch_tmp)

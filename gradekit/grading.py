@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import nbformat
 import numpy as np
 
 from . import contentload
@@ -92,6 +93,52 @@ class Course:
     def reference(self) -> ReferenceCache:
         return ReferenceCache(self.cfg.cache / "reference", self.reference_code_hash)
 
+    def profiled(self, nb):
+        """A notebook resized to this profile by the course's ``apply_profile`` hook (as tests and
+        validation do); unchanged when the course has none."""
+        apply = self.hook("apply_profile")
+        return apply(nb, self.profile) if apply is not None else nb
+
+    @cached_property
+    def release_contract(self):
+        """What a notebook of this release contains (gradekit.intake.versions), at this profile."""
+        import nbformat
+
+        from .intake.versions import contract
+
+        if not (self.cfg.release.is_file() and self.cfg.source.is_file()):
+            return None           # a course without notebooks (engine tests): nothing to compare with
+        hook = self.hook("expected_names")
+        release = self.profiled(nbformat.read(self.cfg.release, as_version=4))
+        return contract(release, nbformat.read(self.cfg.source, as_version=4),
+                        list(hook()) if hook is not None else None)
+
+    @cached_property
+    def honest_notebook_json(self) -> str:
+        """The source notebook (solutions in, seeded bugs fixed) with a valid CID, at this profile."""
+        import nbformat
+
+        from . import fabricate
+        from .budgets import HONEST_CID
+
+        nb = fabricate.set_details(nbformat.read(self.cfg.source, as_version=4), "Honest", HONEST_CID)
+        return nbformat.writes(self.profiled(nb))
+
+    def honest_times(self, *, slot: int = 0, measure: bool = True):
+        """The honest notebook's time per cell on this machine (gradekit.budgets), measured in the
+        sandbox the first time (one process measures, others wait), then cached; None when budgets
+        are off, not measured (measure=False) or the measurement failed."""
+        from . import budgets
+
+        if self.cfg.limits.budget_factor <= 0 or not self.cfg.source.is_file():
+            return None
+        text = self.honest_notebook_json
+        path = budgets.cache_path(self.cfg.cache, text, self.cfg.profile, self.cfg.sandbox)
+        return budgets.honest_times(
+            path, lambda: budgets.measure(text, self.job_files(), self.cfg.limits, sandboxed=self.cfg.sandbox,
+                                          slot=slot),
+            measure_if_missing=measure)
+
     def job_files(self) -> dict[str, Path]:
         return self.module.job_files(self.profile, release_dir=self.cfg.release.parent,
                                      cache_dir=self.cfg.cache / "data")
@@ -125,20 +172,22 @@ class Executed:
 
 
 def grade_submission(sub: Submission, course: Course, *, visible_only: bool = False, slot: int = 0,
-                     seed: int | None = None) -> SubmissionResult:
+                     seed: int | None = None, measure_budgets: bool = True) -> SubmissionResult:
     """Run the notebook in the sandbox, then judge it: `execute_submission` + `judge_submission`."""
-    executed = execute_submission(sub, course, slot=slot, seed=seed)
+    executed = execute_submission(sub, course, slot=slot, seed=seed, measure_budgets=measure_budgets)
     if isinstance(executed, SubmissionResult):
         return executed
     return judge_submission(sub, course, executed, visible_only=visible_only)
 
 
-def execute_submission(sub: Submission, course: Course, *, slot: int = 0,
-                       seed: int | None = None) -> Executed | SubmissionResult:
+def execute_submission(sub: Submission, course: Course, *, slot: int = 0, seed: int | None = None,
+                       measure_budgets: bool = True) -> Executed | SubmissionResult:
     """First half: the sandboxed run and the probes (the student's compute).  A failure of the grader
-    itself comes back as an ERROR result; SetupError is raised."""
+    itself comes back as an ERROR result; SetupError is raised.  The cells' time budgets come from
+    the honest notebook's times, measured here first if this machine has none yet and
+    `measure_budgets` (else the ceilings of gradekit.toml apply)."""
     try:
-        return _execute(sub, course, slot=slot, seed=seed)
+        return _execute(sub, course, slot=slot, seed=seed, measure_budgets=measure_budgets)
     except SetupError:
         raise  # the course or machine is misconfigured: stop and say how to fix it
     except Exception as e:  # a bug in the grader must not kill the batch; it becomes a visible row
@@ -165,7 +214,8 @@ def internal_error(sub: Submission, course: Course, e: Exception) -> SubmissionR
     )
 
 
-def _execute(sub: Submission, course: Course, *, slot: int, seed: int | None) -> Executed:
+def _execute(sub: Submission, course: Course, *, slot: int, seed: int | None, measure_budgets: bool) -> Executed:
+    from .budgets import budget_for
     from .sandbox import run_notebook
 
     timings: dict[str, float] = {}
@@ -181,8 +231,13 @@ def _execute(sub: Submission, course: Course, *, slot: int, seed: int | None) ->
         files = course.job_files()
         timings["prepare"] = time.perf_counter() - t0
         t0 = time.perf_counter()
+        honest = course.honest_times(slot=slot, measure=measure_budgets)
+        if time.perf_counter() - t0 > 1:
+            timings["budgets"] = time.perf_counter() - t0     # this run measured the honest notebook
+        budget = budget_for(nbformat.reads(sub.notebook_json, as_version=4), honest, course.cfg.limits)
+        t0 = time.perf_counter()
         report = run_notebook(sub.notebook_json, specs, files, course.cfg.limits,
-                              sandboxed=course.cfg.sandbox, slot=slot)
+                              sandboxed=course.cfg.sandbox, slot=slot, budget=budget)
         timings["sandbox"] = time.perf_counter() - t0
     return Executed(report, timings, run_provenance(course, seed))
 
@@ -205,9 +260,10 @@ def _judge(sub: Submission, course: Course, executed: Executed, *, visible_only:
     if status == Status.GRADED and not sub.identity.cid_ok:
         status = Status.NO_CID
         message = f"{sub.identity.cid_problem.rstrip('.')}; parts graded against your CID score 0. {message}".strip()
+    flags, message, checks = _version_and_network(sub, course, report, message, checks)
     return SubmissionResult(
         key=sub.key, file=sub.source_name, name=sub.identity.name, cid=sub.identity.cid,
-        status=status, message=message, checks=checks, flags=sub.flags, timings=timings,
+        status=status, message=message, checks=checks, flags=flags, timings=timings,
         sha256=sub.sha256, checks_hash=course.checks_hash, extras=extras,
         reference_computed=ref.misses - misses_before, answers=dict(report.probes),
         provenance=judge_provenance(course, executed.provenance, report, sub.identity),
@@ -245,3 +301,28 @@ def rejudge_result(result: SubmissionResult, course: Course) -> SubmissionResult
     sub, executed = stored
     new = judge_submission(sub, course, executed)
     return replace(new, overrides=result.overrides)
+
+
+def _version_and_network(sub: Submission, course: Course, report: ExecutionReport, message: str, checks):
+    """Flags `release_mismatch` (another version of the notebook, with what differs) and `needs_network`
+    (a cell failed only because grading runs offline); failed checks caused by a call's arguments
+    name the exercise's signature."""
+    from dataclasses import replace
+
+    from .intake.flags import add_flags
+    from .intake.versions import compare, explain_signature, mismatch_sentence
+    from .sandbox.offline import needs_network
+
+    flags = sub.flags
+    if any(c.status == "error" and needs_network(c.error) for c in report.cells):
+        flags = add_flags(flags, "needs_network")
+    contract = course.release_contract
+    if contract is None:
+        return flags, message, checks
+    if sub.notebook_json is not None:
+        differences = compare(contract, nbformat.reads(sub.notebook_json, as_version=4))
+        if differences:
+            flags = add_flags(flags, "release_mismatch")
+            message = f"{mismatch_sentence(differences)}. {message}".strip()
+    checks = tuple(c if c.passed else replace(c, message=explain_signature(c.message, contract)) for c in checks)
+    return flags, message, checks

@@ -10,12 +10,14 @@ Input: a JSON plan on stdin::
     {"notebook": path, "cell_timeout_s": s, "notebook_timeout_s": s, "output_bytes_per_cell": n,
      "probes": [{"name": n, "source": wrapped cell, "timeout_s": s}],
      # optional: "cwd", "tmp", "interrupt_grace_s", "max_restarts", "probe_answer_bytes",
-     #           "executed_notebook_bytes" (> 0: hand back the notebook as it ran, at most this size)}
+     #           "executed_notebook_bytes" (> 0: hand back the notebook as it ran, at most this size),
+     #           "cell_timeouts_s": {"<cell index>": s}  (per-cell limits; others get cell_timeout_s)}
 
 Output: one JSON object a line on the events fd (3 unless ``--events-fd N``), flushed each time::
 
     {"event": "kernel", "status": "started|restarted|failed", "seconds": s, ...}
-    {"event": "cell", "index": i, "status": "ok|error|timeout|dead|skipped", "error": str|null, "seconds": s}
+    {"event": "cell", "index": i, "status": "ok|error|timeout|dead|skipped", "error": str|null, "seconds": s,
+     "limit_s": s}
     {"event": "probe", "name": n, "status": "ok|error|timeout|not_run", "output": str|null, "error": ..., "seconds": s}
     {"event": "notebook", "part": k, "parts": n, "data": str}   # the executed notebook's JSON, in pieces
     {"event": "done", "status": "ok|timeout|error", "seconds": s, "restarts": n, "kernel_alive": bool, ...}
@@ -145,6 +147,7 @@ class Runner:
         self.plan, self.emit = plan, emit
         self.t0 = emit.t0
         self.cell_timeout = float(plan["cell_timeout_s"])
+        self.cell_timeouts = {int(k): float(v) for k, v in (plan.get("cell_timeouts_s") or {}).items()}
         self.deadline = self.t0 + float(plan["notebook_timeout_s"])
         self.probes = list(plan.get("probes") or ())
         # Probes get their own time after the notebook's: a notebook that used all of its time is
@@ -186,6 +189,10 @@ class Runner:
             on_cell_executed=self._on_cell_executed,
             config=ipc,
         )
+
+    def timeout_of(self, index: int) -> float:
+        """The time limit of code cell `index`: its budget, else the notebook-wide one."""
+        return self.cell_timeouts.get(index, self.cell_timeout)
 
     # -- kernel ------------------------------------------------------------------------------
     def _kernel_env(self) -> dict[str, str]:
@@ -352,7 +359,7 @@ class Runner:
                 if left <= 0:
                     complete = False
                     break
-                out = await self.execute(self.nb.cells[idx].source, min(self.cell_timeout, left))
+                out = await self.execute(self.nb.cells[idx].source, min(self.timeout_of(idx), left))
                 if out.status == "ok":
                     replayed += 1
                     continue
@@ -400,13 +407,14 @@ class Runner:
                 self.timed_out = True
                 emit("cell", index=i, status="skipped", error="the notebook's time limit was reached", seconds=0.0)
                 continue
-            cut_by_deadline = left < self.cell_timeout
-            out = await self.execute(cell.source, min(self.cell_timeout, left))
+            limit = self.timeout_of(i)
+            cut_by_deadline = left < limit
+            out = await self.execute(cell.source, min(limit, left))
             if out.status == "timeout" and cut_by_deadline:
                 self.timed_out = True
                 out.error = "stopped at the notebook's time limit"
             emit("cell", index=i, status=out.status, error=out.error, seconds=round(out.seconds, 3),
-                 **({"wedged": True} if out.wedged else {}))
+                 limit_s=round(limit, 3), **({"wedged": True} if out.wedged else {}))
             self.ran[i] = list(self.last_cell.get("outputs", [])) if self.last_cell is not None else []
             if out.status == "ok":
                 self.good.append(i)

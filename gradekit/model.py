@@ -71,6 +71,7 @@ class CellRun:
     status: str                   # "ok" | "error" | "timeout" | "dead" | "skipped"
     error: str | None = None      # "ZeroDivisionError: division by zero"
     seconds: float = 0.0
+    limit_s: float = 0.0          # the cell's time limit in this run (its budget; 0: not reported)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from . import __version__
 from .gradebook import UNGRADED_STATUSES, UPLOAD_STATUSES, is_graded, part_columns, part_order
 from .atomic import atomic_write_text
 from .figures import figure_png as _png
+from .intake.flags import flag_sentences
 from .model import Status, SubmissionResult
 
 FEEDBACK_DIR = "feedback"
@@ -245,8 +246,9 @@ def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[s
                              _badge("visible", "visible") if c.visible else _badge("hidden", "hidden"),
                              _badge("passed", "pass") if c.passed else _badge("failed", "fail"),
                              f"{_num(c.points)} / {_num(c.max_points)}", c.message))
-        parts.append("<h2>Checks</h2><p>Hidden checks test your code on inputs you have not seen; for those "
-                     "you see whether they passed and what went wrong, not the inputs.</p>"
+        parts.append("<h2>Checks</h2><p>Hidden checks test your code on inputs that are not in the notebook, "
+                     "chosen afresh for each grading; a failed one names an input where your code went "
+                     "wrong, so that you can try it yourself.</p>"
                      + _table(("Part", "Check", "Kind", "Result", "Points", "Message"), rows, "checks"))
     elif is_graded(result):
         parts.append("<p>No checks were run.</p>")
@@ -343,18 +345,21 @@ def normalise_message(message: str) -> str:
 
 
 def common_failures(results: Sequence[SubmissionResult], per_part: int = 5) -> list[tuple[str, str, str, int]]:
-    """``(part, checks, message pattern, count)``, the ``per_part`` most common per part, judged
-    submissions only."""
+    """``(part, checks, message pattern, students)``, the ``per_part`` most common per part, judged
+    submissions only.  A student whose several checks fail with the same message counts once."""
     counts: dict[str, Counter] = defaultdict(Counter)
     names: dict[tuple[str, str], set[str]] = defaultdict(set)
     for r in results:
         if not is_graded(r):
             continue
+        mine = set()
         for c in r.checks:
             if not c.passed:
                 msg = normalise_message(c.message)
-                counts[c.part][msg] += 1
+                mine.add((c.part, msg))
                 names[(c.part, msg)].add(_humanize(c.name))
+        for part, msg in mine:
+            counts[part][msg] += 1
     out = []
     for part in part_order([r for r in results if is_graded(r)]):
         counter = counts.get(part, Counter())
@@ -374,12 +379,16 @@ def class_report_html(results: Sequence[SubmissionResult], df: pd.DataFrame, *, 
     graded = [r for r in results if is_graded(r)]
     statuses = df["status"].astype(str) if len(df) else pd.Series([], dtype=str)
     judged_rows = df[~statuses.isin([s.value for s in UNGRADED_STATUSES])] if len(df) else df
+    # The headline counts by status, as the status table below does (one source for both).
+    counts = Counter(statuses)
+    judged = ", ".join(f"{counts[s.value]} {s.value}" for s in Status
+                       if counts.get(s.value) and s not in UNGRADED_STATUSES)
     body: list[str] = [f"<h1>{esc(assignment)}: class report</h1>",
-                       f'<p class="meta">{len(df)} students · {len(judged_rows)} graded · '
-                       f"{len(df) - len(judged_rows)} not graded</p>"]
+                       f'<p class="meta">{len(df)} students · {len(judged_rows)} judged'
+                       + (f" ({esc(judged)})" if judged else "")
+                       + f" · {len(df) - len(judged_rows)} not judged</p>"]
 
     # status counts
-    counts = Counter(statuses)
     body.append("<h2>Status</h2>" + _table(
         ("Status", "Students", "Uploaded to the LMS", "Meaning"),
         [(s.value, counts.get(s.value, 0), "yes" if s in UPLOAD_STATUSES else "no (review)",
@@ -434,7 +443,7 @@ def class_report_html(results: Sequence[SubmissionResult], df: pd.DataFrame, *, 
     if flagged:
         body.append("<h2>Flagged submissions</h2>" + _table(
             ("Student", "Name", "Status", "Flags", "Message"),
-            [(r.key, r.name, Status(r.status).value, "; ".join(r.flags), r.message) for r in flagged]))
+            [(r.key, r.name, Status(r.status).value, flag_sentences(r.flags), r.message) for r in flagged]))
     review = [r for r in sorted(results, key=lambda r: r.key) if Status(r.status) not in UPLOAD_STATUSES]
     if review:
         rows = []

@@ -36,12 +36,15 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def tiny_cfg(tmp_path_factory):
-    """The repository's configuration at the tiny profile, with small limits and a private cache."""
+    """The repository's configuration at the tiny profile, with small limits and a private cache.
+
+    Time budgets are off here (budget_factor 0: every test session would first time the honest
+    notebook); tests/test_budgets.py turns them on."""
     from gradekit.config import load_config
 
     cfg = load_config(ROOT / "gradekit.toml")
     return cfg.with_(profile="tiny", cache=tmp_path_factory.mktemp("cache"),
-                     limits=replace(cfg.limits, cell_timeout_s=30, notebook_timeout_s=240))
+                     limits=replace(cfg.limits, cell_timeout_s=30, notebook_timeout_s=240, budget_factor=0))
 
 
 @pytest.fixture(scope="session")

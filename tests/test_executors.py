@@ -141,3 +141,46 @@ def test_an_idle_worker_precomputes_a_running_notebooks_reference(precomputing_c
     fresh = precomputing_cfg.with_(cache=precomputing_cfg.cache.parent / "cache-one-worker")
     (one,) = grade(fresh, [slow], workers=1)
     assert one.total == 1 and one.reference_computed == 1
+
+
+def test_a_batch_leaves_nothing_in_the_temp_folder_even_when_a_worker_is_killed(mini_cfg, tmp_path, monkeypatch):
+    """Every worker's job folders and caches live in a temp root the batch process owns and removes:
+    nothing is left, also when a worker is SIGKILLed in the middle of a run."""
+    import os
+    import signal
+    import tempfile
+    import threading
+    import time
+
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setenv("TMPDIR", str(private))           # the spawned workers inherit it
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+    slow = "import time\ntime.sleep(6)\nx = 1"
+    killed: list[int] = []
+
+    def kill_a_worker_mid_run() -> None:
+        """SIGKILL the first pool worker seen with a job folder in the private temp folder."""
+        end = time.monotonic() + 60
+        while time.monotonic() < end and not killed:
+            for job in private.glob("gradekit-batch-*/gradekit-job-*"):
+                for pid in filter(str.isdigit, os.listdir("/proc")):
+                    try:
+                        cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+                        ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                    except (OSError, IndexError, ValueError):
+                        continue
+                    if b"spawn_main" in cmd and ppid == os.getpid():
+                        os.kill(int(pid), signal.SIGKILL)
+                        killed.append(int(pid))
+                        return
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill_a_worker_mid_run)
+    killer.start()
+    results = grade(mini_cfg, [sub("a", slow), sub("b", slow), sub("c")], workers=2)
+    killer.join()
+    assert killed, "no worker was killed: the test proved nothing"
+    assert sorted(r.key for r in results) == ["a", "b", "c"]
+    left = sorted(p.name for p in private.iterdir())
+    assert left == ["gradekit-slots"], left                 # the slots' lock files are shared by design

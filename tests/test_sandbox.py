@@ -76,7 +76,7 @@ def test_error_cell_does_not_stop_later_cells(tmp_path):
     assert statuses(r) == ["ok", "error", "ok", "ok"]
     assert [c.index for c in r.cells] == [1, 2, 3, 4]          # positions in the notebook
     assert r.cells[1].error == "ZeroDivisionError: division by zero"
-    assert "cell 3" in r.message and "ZeroDivisionError" in r.message
+    assert "code cell 2 (“1/0”)" in r.message and "ZeroDivisionError" in r.message
     assert r.probes["b"].status == "ok" and r.probes["b"].value == 42
     assert r.probes["b"].params == {"expr": "b"}
     assert r.probes["missing"].status == "error" and "NameError" in r.probes["missing"].error
@@ -103,7 +103,7 @@ def test_infinite_loop_is_interrupted_and_later_cells_run():
     r = run(notebook("x = 1", "while True:\n    pass", "y = x + 1"), [expr_probe("y", "y")])
     assert r.status is Status.GRADED, r.message
     assert statuses(r) == ["ok", "timeout", "ok"]
-    assert "cell 3 timed out after 3 s and was skipped" in r.message
+    assert "code cell 2 (“while True:”) timed out after 3 s and was skipped" in r.message
     assert "restarted" not in r.message                          # SIGINT worked: same kernel
     assert r.probes["y"].value == 2
     assert time.monotonic() - t < 20
@@ -116,7 +116,7 @@ def test_sigint_ignoring_cell_restarts_kernel_and_replays(body):
     r = run(notebook("x = 5", "def f():\n    return x * 2", stuck, "y = f()"), [expr_probe("y", "[x, y]")])
     assert r.status is Status.GRADED, r.message
     assert statuses(r) == ["ok", "ok", "timeout", "ok"]
-    assert "cell 4 timed out" in r.message and "kernel restarted" in r.message
+    assert "code cell 3 (“import signal, time”) timed out" in r.message and "kernel restarted" in r.message
     assert r.probes["y"].value == [5, 10]                        # x and f came back by replay
 
 
@@ -127,7 +127,7 @@ def test_dead_kernel_is_restarted_and_replayed(killer):
     r = run(notebook("x = 3", "1/0", killer, "y = x + 1"), [expr_probe("y", "y")])
     assert r.status is Status.GRADED, r.message
     assert statuses(r) == ["ok", "error", "dead", "ok"]
-    assert "cell 4 killed the kernel" in r.message and "kernel restarted" in r.message
+    assert "code cell 3" in r.message and "killed the kernel" in r.message and "kernel restarted" in r.message
     assert r.probes["y"].value == 4
 
 
@@ -139,7 +139,7 @@ def test_kernel_that_keeps_dying_is_reported():
             [expr_probe("y", "y")])
     assert r.status is Status.GRADED, r.message
     assert statuses(r) == ["ok", "dead", "ok"]
-    assert "cell 2 failed when replayed and was left out" in r.message
+    assert "code cell 1 (“import os”) failed when replayed and was left out" in r.message
     assert r.probes["y"].value == 1
 
 
@@ -149,7 +149,7 @@ def test_restarts_are_capped():
     r = run(notebook("x = 1", die, die, die, die, "y = 1"), [expr_probe("y", "y")])
     assert r.status is Status.KERNEL_DIED, r.message
     assert statuses(r) == ["ok", "dead", "dead", "dead", "dead", "skipped"]
-    assert "kernel restarted 3 times" in r.message and "cell 7 not run" in r.message
+    assert "kernel restarted 3 times" in r.message and "code cell 6 (“y = 1”) not run" in r.message
     assert r.probes["y"].status == "not_run" and "kernel died" in r.probes["y"].error
 
 
@@ -338,7 +338,7 @@ def test_notebook_timeout_is_enforced():
     elapsed = time.monotonic() - t
     assert r.status is Status.TIMEOUT, r.message
     assert statuses(r) == ["ok", "ok", "timeout", "skipped"]
-    assert "time limit of 10 s" in r.message and "cell 4 was stopped" in r.message
+    assert "time limit of 10 s" in r.message and "code cell 3 (“time.sleep(30)”) was stopped" in r.message
     assert r.probes["x"].value == 1                               # what could be probed was
     assert r.probes["y"].status == "error" and "NameError" in r.probes["y"].error
     assert elapsed < 10 + 10

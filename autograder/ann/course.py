@@ -145,6 +145,12 @@ def probe(params):
 '''
 
 
+def expected_names() -> tuple[str, ...]:
+    """The top-level names the probes ask the kernel for (gradekit.intake.versions compares them with
+    a submission's to tell another version of the notebook)."""
+    return ("perceptron", "sigmoid", "SimpleCNN", "learning_rates", "lr_results", "best_lr")
+
+
 def make_probes(profile: Mapping[str, Any], rng: np.random.Generator) -> list[ProbeSpec]:
     """The probes for one run; `rng` is fresh per run so nobody can prepare for the exact inputs."""
     cases = rng.uniform(-2, 2, size=(40, 5)).round(2).tolist()
@@ -353,6 +359,11 @@ def student(release, source, *, name, cid, fixed=(), solved=(), profile=None):
     """A student notebook built from the release (autograder/ann/variants.py)."""
     return sibling(__file__, "variants").student(release, source, name=name, cid=cid, fixed=fixed,
                                                  solved=solved, profile=profile)
+
+
+def apply_profile(nb, profile):
+    """A notebook resized to a profile (autograder/ann/variants.py)."""
+    return sibling(__file__, "variants").apply_profile(nb, profile)
 
 
 def bundled_files() -> list[BundledFile]:

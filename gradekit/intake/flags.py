@@ -16,6 +16,10 @@ FLAG_TEXT: dict[str, str] = {
     "metadata_stripped": "metadata that does not follow the notebook format was removed",
     "kernel_not_python": "the notebook names a non-Python kernel; it is graded with Python 3",
     "colab": "the notebook was saved by Google Colab",
+    # grading (grading.py)
+    "release_mismatch": "this is another version of the exercise's notebook (the message says what differs)",
+    "needs_network": "a cell needs the internet (a download, a pip install); grading runs offline, so it failed "
+                     "without counting as the student's error",
     # the "Your details" cell (identity.py)
     "cid_several_values": "CID is assigned several different values; the last one is used",
     "cid_leading_zero": "CID was written as a string with a leading 0 (\"0123...\"); read as a number",
@@ -45,3 +49,8 @@ def add_flags(flags: tuple[str, ...], *new: str) -> tuple[str, ...]:
         if f not in out:
             out.append(f)
     return tuple(out)
+
+
+def flag_sentences(flags) -> str:
+    """The flags as sentences people read ("; "-separated); an unknown flag shows as itself."""
+    return "; ".join(FLAG_TEXT.get(f, f) for f in flags)

@@ -44,19 +44,23 @@ from ..config import Limits
 from ..errors import SandboxUnavailable, SetupError
 from ..model import ExecutionReport, Status
 from ..probes import MAX_PROBE_BYTES, ProbeSpec, wrap_probe
-from .events import _report
+from ..budgets import Budget
+from .events import _report, cell_labels
 from .recipe import (EXECUTED_NOTEBOOK_BYTES, FIX_HINT, INTERRUPT_GRACE_S, JOB_IN_SANDBOX, MAX_RESTARTS, MAX_SLOTS, MPL_CACHE_IN_SANDBOX,
                      NOTEBOOK_NAME, OUTSIDE_MARGIN_S, RUNNER, RUNNER_IN_SANDBOX, SLOT_UID_BASE, _bwrap_argv,
                      _limit_argv, _mpl_cache, sandbox_self_test)
 from .supervise import _supervise
 
-__all__ = ["run_notebook", "sandbox_self_test", "SLOT_UID_BASE", "OUTSIDE_MARGIN_S", "FIX_HINT"]
+__all__ = ["run_notebook", "sandbox_self_test", "remove_tree", "SLOT_UID_BASE", "OUTSIDE_MARGIN_S", "FIX_HINT"]
 
 
 def run_notebook(notebook_json: str, probes: Sequence[ProbeSpec], job_files: Mapping[str, Path],
                  limits: Limits, *, sandboxed: bool = True, slot: int = 0,
-                 workdir: Path | None = None) -> ExecutionReport:
+                 workdir: Path | None = None, budget: Budget | None = None) -> ExecutionReport:
     """Execute the notebook's code cells in order, then each probe; never raises for a bad notebook.
+
+    ``budget`` (gradekit.budgets) gives each code cell and the notebook a time limit below the
+    ceilings of ``limits``; without it every cell gets ``limits.cell_timeout_s``.
 
     ``job_files`` maps a relative path in the job folder to a host file or folder (copied in).
     ``slot`` picks the uid (61000 + slot): concurrent runs need distinct slots, since the process
@@ -81,7 +85,7 @@ def run_notebook(notebook_json: str, probes: Sequence[ProbeSpec], job_files: Map
             _copy_job_file(job, rel, Path(src))
         uid = SLOT_UID_BASE + slot
         mpl = _mpl_cache()
-        plan = _plan(probes, limits, job, root, sandboxed)
+        plan = _plan(probes, limits, job, root, sandboxed, budget)
         if mpl:
             plan["mpl_cache"] = MPL_CACHE_IN_SANDBOX if sandboxed else mpl
         if sandboxed:
@@ -100,27 +104,32 @@ def run_notebook(notebook_json: str, probes: Sequence[ProbeSpec], job_files: Map
             argv = limit + [sys.executable, "-I", str(RUNNER)]
             env = {"PATH": f"{os.path.join(sys.prefix, 'bin')}:/usr/bin:/bin", "HOME": str(job), "LANG": "C.UTF-8"}
             cwd = str(job)
-        wall = float(limits.notebook_timeout_s) + sum(p["timeout_s"] for p in plan["probes"]) + OUTSIDE_MARGIN_S
+        wall = plan["notebook_timeout_s"] + sum(p["timeout_s"] for p in plan["probes"]) + OUTSIDE_MARGIN_S
         try:
             run = _supervise(argv, env, cwd, json.dumps(plan).encode(), wall, len(probes), sandboxed)
         except OSError as e:
             return ExecutionReport(Status.ERROR, f"could not start the runner: {e}; {FIX_HINT}",
                                    seconds=time.monotonic() - t0)
-        return _report(run, probes, limits, wall, time.monotonic() - t0)
+        return _report(run, probes, limits, wall, time.monotonic() - t0, cell_labels(notebook_json), budget)
     finally:
         if group is not None:
             group.remove()
-        _remove_tree(root)
+        remove_tree(root)
 
 
-def _plan(probes: list[ProbeSpec], limits: Limits, job: Path, root: Path, sandboxed: bool) -> dict:
+def _plan(probes: list[ProbeSpec], limits: Limits, job: Path, root: Path, sandboxed: bool,
+          budget: Budget | None = None) -> dict:
     job_path = JOB_IN_SANDBOX if sandboxed else str(job)
+    notebook_s = float(limits.notebook_timeout_s if budget is None else budget.notebook_timeout_s)
     return {
         "notebook": f"{job_path}/{NOTEBOOK_NAME}",
         "cwd": job_path,
         "tmp": "/tmp" if sandboxed else str(root / "tmp"),
         "cell_timeout_s": float(limits.cell_timeout_s),
-        "notebook_timeout_s": float(limits.notebook_timeout_s),
+        "notebook_timeout_s": notebook_s,
+        # per code cell (by index), each at most cell_timeout_s; cells not listed get cell_timeout_s
+        "cell_timeouts_s": {str(i): float(min(s, limits.cell_timeout_s))
+                            for i, s in (budget.cell_timeouts.items() if budget else ())},
         "output_bytes_per_cell": int(limits.output_kb_per_cell) * 1024,
         "probe_answer_bytes": MAX_PROBE_BYTES,
         "executed_notebook_bytes": EXECUTED_NOTEBOOK_BYTES,
@@ -153,7 +162,7 @@ def _chown_tree(top: Path, uid: int) -> None:
             os.chown(os.path.join(dirpath, n), uid, uid, follow_symlinks=False)
 
 
-def _remove_tree(root: Path) -> None:
+def remove_tree(root: Path) -> None:
     """Delete the job folder whatever the student did to it (modes, odd files)."""
     def fix(func, path, exc):  # noqa: ARG001 - rmtree's onerror signature
         try:

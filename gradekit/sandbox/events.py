@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..budgets import Budget
 from ..config import Limits
 from ..model import CellRun, ExecutionReport, ProbeResult, Status
 from ..probes import ProbeSpec, parse_probe_output
+from .offline import NEEDS_NETWORK_TEXT, needs_network
 from .recipe import EXECUTED_NOTEBOOK_BYTES, FIX_HINT
 from .supervise import _Run
 
@@ -22,7 +24,8 @@ def _text(v: Any, n: int = 300) -> str | None:
     return v[:n] if isinstance(v, str) else None
 
 
-def _report(run: _Run, probes: list[ProbeSpec], limits: Limits, wall: float, seconds: float) -> ExecutionReport:
+def _report(run: _Run, probes: list[ProbeSpec], limits: Limits, wall: float, seconds: float,
+            labels: dict[int, str] | None = None, budget: Budget | None = None) -> ExecutionReport:
     """Turn the runner's (untrusted) events into an ExecutionReport; validate every field."""
     cells: dict[int, CellRun] = {}
     results: dict[str, ProbeResult] = {}
@@ -35,7 +38,7 @@ def _report(run: _Run, probes: list[ProbeSpec], limits: Limits, wall: float, sec
         if kind == "cell":
             i, st = ev.get("index"), ev.get("status")
             if type(i) is int and 0 <= i < 100_000 and st in CELL_STATUSES and i not in cells:
-                cells[i] = CellRun(i, st, _text(ev.get("error")), _num(ev.get("seconds")))
+                cells[i] = CellRun(i, st, _text(ev.get("error")), _num(ev.get("seconds")), _num(ev.get("limit_s")))
         elif kind == "probe":
             name, st = ev.get("name"), ev.get("status")
             if name in specs and name not in results and st in PROBE_STATUSES:
@@ -64,7 +67,8 @@ def _report(run: _Run, probes: list[ProbeSpec], limits: Limits, wall: float, sec
         status = Status.KERNEL_DIED
         head = f"the grading runner stopped unexpectedly (exit {run.returncode}); the notebook may have killed it"
     elif done.get("status") == "timeout":
-        status, head = Status.TIMEOUT, f"the notebook hit its time limit of {limits.notebook_timeout_s:.0f} s"
+        limit = budget.notebook_timeout_s if budget is not None else limits.notebook_timeout_s
+        status, head = Status.TIMEOUT, f"the notebook hit its time limit of {limit:.0f} s"
     elif done.get("kernel_alive") is False:
         status, head = Status.KERNEL_DIED, "the kernel died and could not be restarted"
     else:
@@ -80,7 +84,7 @@ def _report(run: _Run, probes: list[ProbeSpec], limits: Limits, wall: float, sec
     ordered = tuple(cells[i] for i in sorted(cells))
     dropped = [i for e in kernel_events if isinstance(e.get("dropped"), list)
                for i in e["dropped"] if type(i) is int and 0 <= i < 100_000][:50]
-    parts = ([head] if head else []) + _cell_story(ordered, restarts, dropped, kernel_failed, limits)
+    parts = ([head] if head else []) + _cell_story(ordered, restarts, dropped, kernel_failed, limits, labels)
     parts += [f"probe {r.name} {'timed out' if r.status == 'timeout' else 'was not run'}"
               for r in results.values() if r.status in ("timeout", "not_run") and status is Status.GRADED]
     if run.events_truncated:
@@ -123,53 +127,80 @@ def _probe_result(spec: ProbeSpec, ev: dict) -> ProbeResult:
     return ProbeResult(spec.name, st, dict(spec.params), error=_text(ev.get("error")) or st, seconds=secs)
 
 
+def cell_labels(notebook_json: str) -> dict[int, str]:
+    """Cell index -> how a student finds that cell: its number among the code cells (markdown cells
+    are not counted: students do not number them) and its first line."""
+    import json
+
+    try:
+        cells = json.loads(notebook_json).get("cells") or []
+    except (ValueError, AttributeError):
+        return {}
+    labels, n = {}, 0
+    for i, cell in enumerate(cells if isinstance(cells, list) else []):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        n += 1
+        src = cell.get("source")
+        src = "".join(src) if isinstance(src, list) else src if isinstance(src, str) else ""
+        first = next((ln.strip() for ln in src.splitlines() if ln.strip()), "")
+        first = first if len(first) <= 40 else first[:37] + "..."
+        labels[i] = f"code cell {n} (“{first}”)" if first else f"code cell {n}"
+    return labels
+
+
 def _cell_story(cells: tuple[CellRun, ...], restarts: int, dropped_cells: list[int], kernel_failed: dict | None,
-                limits: Limits) -> list[str]:
-    """What a TA needs to know about the cells, shortest first.  Cells count from 1, top to bottom,
-    markdown included (CellRun.index is the 0-based position)."""
+                limits: Limits, labels: dict[int, str] | None = None) -> list[str]:
+    """What a TA and the student need to know about the cells, shortest first.  A cell is named the
+    way a student finds it (`cell_labels`: number among code cells, first line); errors caused by
+    the sandbox having no network are told apart and not counted as the student's."""
+    labels = labels or {}
+
+    def name(indices: list[int]) -> str:
+        if not indices:
+            return ""
+        if len(indices) == 1:
+            return labels.get(indices[0], f"cell {indices[0] + 1}")
+        shown = [labels.get(i, f"cell {i + 1}") for i in indices[:3]]
+        more = f" and {len(indices) - 3} more" if len(indices) > 3 else ""
+        return ", ".join(shown[:-1]) + (" and " if not more else ", ") + shown[-1] + more
+
+    def verb(n: int) -> str:
+        return "was" if n == 1 else "were"
+
     parts: list[str] = []
     stopped = [c for c in cells if c.status == "timeout" and c.error and "time limit" in c.error]
     timeouts = [c for c in cells if c.status == "timeout" and c not in stopped]
     if timeouts:
-        parts.append(f"{_cells(timeouts)} timed out after {limits.cell_timeout_s:g} s and "
-                     f"{'was' if len(timeouts) == 1 else 'were'} skipped")
-    dead = [c for c in cells if c.status == "dead"]
+        limit = max(c.limit_s for c in timeouts) or limits.cell_timeout_s
+        parts.append(f"{name([c.index for c in timeouts])} timed out after {limit:g} s and {verb(len(timeouts))} "
+                     f"skipped")
+    dead = [c.index for c in cells if c.status == "dead"]
     if dead:
-        parts.append(f"{_cells(dead)} killed the kernel")
+        parts.append(f"{name(dead)} killed the kernel")
     if restarts:
         parts.append("kernel restarted" + (f" {restarts} times" if restarts > 1 else "") +
                      " and the successful cells replayed")
-    dropped = sorted({i + 1 for i in dropped_cells})
+    dropped = sorted(set(dropped_cells))
     if dropped:
-        parts.append(f"{_numbers('cell', dropped)} failed when replayed and "
-                     f"{'was' if len(dropped) == 1 else 'were'} left out")
+        parts.append(f"{name(dropped)} failed when replayed and {verb(len(dropped))} left out")
     if kernel_failed is not None:
         parts.append(f"kernel restart failed ({_text(kernel_failed.get('error'), 120)})")
     if stopped:
-        parts.append(f"{_cells(stopped)} was stopped at the notebook's time limit")
-    errors = [c for c in cells if c.status == "error"]
+        parts.append(f"{name([c.index for c in stopped])} was stopped at the notebook's time limit")
+    offline = [c for c in cells if c.status == "error" and needs_network(c.error)]
+    if offline:
+        parts.append(f"{name([c.index for c in offline])} {NEEDS_NETWORK_TEXT} ({(offline[0].error or '')[:80]})")
+    errors = [c for c in cells if c.status == "error" and c not in offline]
     if errors:
         first = errors[0]
         parts.append(f"{len(errors)} cell{'s' if len(errors) > 1 else ''} raised errors "
-                     f"(first: cell {first.index + 1}, {(first.error or '')[:80]})")
-    skipped = [c.index + 1 for c in cells if c.status == "skipped"]
+                     f"(first: {name([first.index])}, {(first.error or '')[:80]})")
+    skipped = [c.index for c in cells if c.status == "skipped"]
     if skipped:
-        span = f"cell {skipped[0]}" if len(skipped) == 1 else f"cells {skipped[0]}-{skipped[-1]}"
+        span = name(skipped) if len(skipped) <= 2 else f"{name(skipped[:1])} to {name(skipped[-1:])}"
         parts.append(f"{span} not run")
     return parts
-
-
-def _cells(cells: list[CellRun]) -> str:
-    return _numbers("cell", [c.index + 1 for c in cells])
-
-
-def _numbers(word: str, ns: list[int]) -> str:
-    """'cell 3', 'cells 3 and 5', 'cells 3, 5, 6, 8, ... (9 in all)'."""
-    if len(ns) == 1:
-        return f"{word} {ns[0]}"
-    if len(ns) > 5:
-        return f"{word}s {', '.join(map(str, ns[:4]))}, ... ({len(ns)} in all)"
-    return f"{word}s {', '.join(map(str, ns[:-1]))} and {ns[-1]}"
 
 
 def _log_tail(log: bytes, lines: int) -> str:
