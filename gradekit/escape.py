@@ -90,3 +90,15 @@ def tsv_text(rows: Iterable[Sequence[object]]) -> str:
 def write_tsv(path: Path, rows: Iterable[Sequence[object]], *, encoding: str) -> None:
     """Write rows as tab-separated text in ``encoding`` (with its BOM)."""
     Path(path).write_text(tsv_text(rows), encoding=encoding, newline="")
+
+
+def write_csv(path: Path, df, text_columns: Sequence[str]) -> Path:
+    """A DataFrame as a CSV a person opens: UTF-8 with a BOM, every cell of ``text_columns`` through
+    :func:`sheet_cell` (formula-safe; line breaks kept, CSV quotes them), written atomically."""
+    from .atomic import atomic_write
+
+    safe = df.copy()
+    for c in text_columns:
+        if c in safe.columns:
+            safe[c] = safe[c].map(lambda v: sheet_cell(v, one_line=False), na_action="ignore").astype("string")
+    return atomic_write(Path(path), lambda p: safe.to_csv(p, index=False, lineterminator="\n", encoding=CSV_ENCODING))

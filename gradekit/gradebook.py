@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .escape import CSV_ENCODING, sheet_cell, unescape
+from .escape import CSV_ENCODING, sheet_cell, unescape, write_csv
 from .atomic import atomic_write
 from .model import Status, SubmissionResult
 from .policy import ON_TIME, Lateness
@@ -218,11 +218,7 @@ def write_gradebook(df: pd.DataFrame, out_dir: str | os.PathLike[str]) -> tuple[
     """
     out = Path(out_dir)
     csv_path, pq_path = out / GRADEBOOK_CSV, out / GRADEBOOK_PARQUET
-    safe = df.copy()
-    for c in TEXT_COLUMNS:
-        if c in safe.columns:
-            safe[c] = safe[c].map(lambda v: sheet_cell(v, one_line=False), na_action="ignore").astype("string")
-    atomic_write(csv_path, lambda p: safe.to_csv(p, index=False, lineterminator="\n", encoding=CSV_ENCODING))
+    write_csv(csv_path, df, TEXT_COLUMNS)
     atomic_write(pq_path, lambda p: df.to_parquet(p, index=False))
     return csv_path, pq_path
 

@@ -183,12 +183,12 @@ def notebook_filename(key: str) -> str:
 
 
 def write_notebook_page(result: SubmissionResult, notebook_json: str, folder: Path) -> Path:
-    from .gradebook import _atomic_write
+    from .atomic import atomic_write_text
 
     path = Path(folder) / notebook_filename(result.key)
     page = render_notebook_html(notebook_json, title=f"{result.key}: the notebook as it ran",
                                 heading=staff_heading(result))
-    _atomic_write(path, lambda p: Path(p).write_text(page, encoding="utf-8"))
+    atomic_write_text(path, page)
     return path
 
 

@@ -59,13 +59,10 @@ def why_not_rejudged(result: SubmissionResult, probes_hash: str) -> str | None:
 
 def write_changes(changes, out_dir: Path) -> Path:
     """DIR/changes.csv; student keys are untrusted text, escaped by the gradebook's one helper."""
-    from .gradebook import _atomic_write, _csv_safe
+    from .escape import write_csv
 
-    df = pd.DataFrame(changes, columns=list(CHANGES_COLUMNS))
-    df["student"] = df["student"].map(_csv_safe)
-    path = Path(out_dir) / CHANGES_CSV
-    _atomic_write(path, lambda p: df.to_csv(p, index=False, lineterminator="\n"))
-    return path
+    return write_csv(Path(out_dir) / CHANGES_CSV, pd.DataFrame(changes, columns=list(CHANGES_COLUMNS)),
+                     ("student", "part"))
 
 
 def rejudge_store(store, course, overrides, *, dry_run: bool) -> RejudgeSummary:
