@@ -257,7 +257,7 @@ def sweep_png(data: Any) -> bytes | None:
                    label="does not match")
     if unchecked:
         ax.scatter([xs[i] for i in unchecked], [ys[i] for i in unchecked], marker="o", facecolors="none",
-                   edgecolors="#777", s=40, zorder=2, label="not compared (spot checks)")
+                   edgecolors="#777", s=40, zorder=2, label="not compared")
     diverged = [i for i, y in enumerate(ys) if not math.isfinite(y)]
     if diverged:
         trans = ax.get_xaxis_transform()       # x in data, y in axes coordinates
@@ -286,8 +286,8 @@ def _sweep_html(data: Any) -> _Raw | None:
         return None
     return _Raw(f"<h3>Your learning-rate sweep</h3>{_img(png, 'Your learning-rate sweep')}"
                 "<p>Your final loss for each learning rate; green where it matched the expected value, "
-                "red where it did not, hollow grey where it was not compared (the grader spot-checks some "
-                "rates: every rate must be right).</p>")
+                "red where it did not, hollow grey where it was not compared (a rate that is not in "
+                "learning_rates, or no College ID to compare against).</p>")
 
 
 #: extras key -> renderer of its HTML section (None when the data is unusable).

@@ -249,8 +249,8 @@ def sweep_matches(student: Mapping[float, float], expected: Mapping[float, float
 # anything at the others (nan, or made-up losses above their best) scores whenever the compared rates
 # are the ones they trained -- certainly when the subset is predictable (the first rate and the
 # student's own best: what spot checks compared before), and with a probability above zero for any
-# secret subset smaller than all the rates.  tests/test_spot_checks.py proves that every sweep that
-# differs from the reference at any rate loses every hidden sweep point.
+# secret subset smaller than all the rates.  tests/test_sweep_verification.py proves that every
+# sweep that differs from the reference at any rate loses every hidden sweep point.
 #
 # The cost is the reference's full sweep per CID (~3.3 s per converging rate on one thread; a real
 # divergence is cheap: the reference stops at the first nan weight).  It depends on the CID alone,
