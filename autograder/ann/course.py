@@ -252,11 +252,12 @@ def sweep_matches(student: Mapping[float, float], expected: Mapping[float, float
 # secret subset smaller than all the rates.  tests/test_sweep_verification.py proves that every
 # sweep that differs from the reference at any rate loses every hidden sweep point.
 #
-# The cost is the reference's full sweep per CID (~3.3 s per converging rate on one thread; a real
-# divergence is cheap: the reference stops at the first nan weight).  It depends on the CID alone,
-# not on the answers, so `gradekit precompute --roster roster.csv` computes it for the whole class
-# before the deadline (precompute_reference below, into the reference cache), and grading then only
-# reads it; a CID missing from the cache is computed while grading, as before.
+# The cost is the reference's full sweep per CID (grading profile, one thread: ~4 s of CPU per
+# converging rate, 19.8 s per CID; a real divergence is cheap: the reference stops at the first nan
+# weight, 0.3 s).  It depends on the CID alone, not on the answers, so `gradekit precompute --roster
+# roster.csv` computes it for the whole class before the deadline (precompute_reference below, into
+# the reference cache), and grading then only reads it; a CID missing from the cache is computed
+# while grading, as before.
 
 def expected_sweep(reference, profile: Mapping[str, Any], cid: int,
                    student: Mapping[float, float] | None = None) -> dict[float, float]:
