@@ -278,8 +278,8 @@ def measure_floor(cohort: list[dict], files: dict, course, cfg, work: Path) -> d
     """Each notebook once with plain nbclient (one thread, no sandbox, no probes), and each distinct
     CID's reference sweep at one thread, rate by rate: the compute nobody can avoid.  The floor's
     reference work for a student is the rates the checks compare for that student's lr_results
-    (course.expected_sweep's spot checks; every rate with spot checks off; none without lr_results);
-    the full sweep, which nbgrader's hidden tests compute, is reported next to it."""
+    (course.expected_sweep: every rate; none without lr_results -- unless `gradekit precompute` ran
+    before the deadline, which this does not model); the full sweep is reported next to it."""
     profile = course.profile
     env = base_env(MPLBACKEND="Agg")  # as in gradekit's kernel: plt.show() renders nothing
     notebooks = {}

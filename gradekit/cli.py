@@ -117,6 +117,17 @@ def cmd_history(args) -> int:
     print(show_history(Path(args.out), args.student))
     return 0
 
+def cmd_precompute(args) -> int:
+    from .config import load_config
+    from .precompute import precompute_roster
+
+    cfg = load_config(args.config)          # no sandbox: only the trusted reference runs here
+    if args.profile:
+        cfg = cfg.with_(profile=args.profile)
+    summary = precompute_roster(cfg, Path(args.roster), workers=args.workers, progress=not args.quiet)
+    print(summary.text())
+    return 0 if summary.ok else 1
+
 
 def cmd_demo(args) -> int:
     from .demo import run_demo
@@ -184,6 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("student", help="the student key (the gradebook's `student` column)")
     p.add_argument("--out", required=True, help="the output folder of `gradekit grade`")
     p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("precompute", help="before the deadline: every roster CID's reference values into the "
+                                          "cache, so grading only reads them (parallel, resumable)")
+    p.add_argument("--roster", required=True, help="roster CSV (student id, name, CID), as for `grade`")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="single-threaded worker processes")
+    p.add_argument("--profile", help="exercise/data profile: the one you will grade with")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_precompute)
 
     p = sub.add_parser("corpus", help="grade the hostile-submission corpus; prints escapes, marks gained, rows lost")
     p.add_argument("--out", default="corpus-out")

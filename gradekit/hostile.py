@@ -559,6 +559,78 @@ class LyingTensor(torch.Tensor):
 _gk_lie_about_everything(lambda args: torch.full(np.shape(args[0]) if args else (), -1.0).as_subclass(LyingTensor))
 '''
 
+# Points need the work (issue 12): answers a notebook can write down without the work.  On B, whose
+# perceptron and sigmoid are unfixed and whose best_lr is unsolved: no check may score above B.
+
+_FORGE_PRINTED_ANSWERS = r'''
+# Answers every probe with what the release prints: the probe's inputs are read from the caller's frame;
+# the chapter's printed cases and values are answered, anything else guessed, the sweep made up.
+import json as _fj, sys as _fs, IPython.display as _fd
+
+_PRINTED_BITS = {(1, 1, 1, 1, 0): 1, (0, 0, 0, 0, -1): 0, (-1, 0, 1, 0, 1): 1, (-1, 0, -1, 0, -0.5): 1}
+_PRINTED_SIGMOID = {-1.0: 0.2689414213699951, 0.0: 0.5, 1.0: 0.7310585786300049, 10000.0: 1.0}
+_PRINTED_SHAPES = {"conv1.weight": [32, 1, 3, 3], "conv1.bias": [32], "conv2.weight": [64, 32, 3, 3],
+                   "conv2.bias": [64], "fc1.weight": [128, 3136], "fc1.bias": [128], "fc2.weight": [10, 128],
+                   "fc2.bias": [10]}
+_real_publish = _fd.publish_display_data
+
+
+def _zeros(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return {"__array__": [0.0] * n, "shape": list(shape)}
+
+
+def _forge(params, code):
+    if "cases" in params:
+        return [_PRINTED_BITS.get(tuple(c), 1) for c in params["cases"]]
+    if "scalars" in params:
+        return {"scalars": [_PRINTED_SIGMOID.get(float(x), 0.5) for x in params["scalars"]],
+                "vector": _zeros([len(params["vector"])])}
+    if "state_file" in params:
+        layers = {name: _zeros([shape[0], _PRINTED_SHAPES[name + ".weight"][0]] + list(shape[2:]))
+                  for name, shape in params.get("layers", [])}
+        return {"param_count": 421642, "shapes": _PRINTED_SHAPES, "logits": _zeros([params["batch"], 10]),
+                "layers": layers}
+    if "lr_results" in code:
+        made_up = {float(r): 0.001 + abs(float(r) - 0.1) for r in learning_rates}
+        return {"learning_rates": list(made_up), "lr_results": [[r, v] for r, v in made_up.items()],
+                "best_lr": min(made_up, key=made_up.get), "CID": CID}
+    return None
+
+
+def _publish(data, *args, **kwargs):
+    probe = _fs._getframe(1).f_locals.get("__p")
+    if isinstance(data, dict) and isinstance(probe, dict) and isinstance(probe.get("params"), dict):
+        value = _forge(probe["params"], probe.get("code", ""))
+        if value is not None:
+            data = {k: _fj.dumps({"ok": True, "value": value}) for k in data}
+    return _real_publish(data, *args, **kwargs)
+
+
+_fd.publish_display_data = _publish
+'''
+
+_PARTIAL_SWEEP_DIVERGED = r'''
+# Trains only the first two learning rates and claims that every other rate diverged; best_lr is the
+# better of the two.  (This notebook's own losses at those two rates stand for that training.)
+_trained = [float(r) for r in learning_rates][:2]
+lr_results = {float(r): (lr_results[r] if float(r) in _trained else float("nan")) for r in learning_rates}
+best_lr = min(_trained, key=lambda r: lr_results[r])
+'''
+
+_PARTIAL_SWEEP_MADE_UP = r'''
+# Trains only the first rate and the best one (as if told which), and makes up losses above the best
+# for the others.  (This notebook's own losses at those two rates stand for that training.)
+import math as _pm
+_finite = {float(r): v for r, v in lr_results.items() if _pm.isfinite(v)}
+best_lr = min(_finite, key=_finite.get)
+_trained = [float(learning_rates[0]), best_lr]
+lr_results = {float(r): (lr_results[r] if float(r) in _trained else 2 * max(_finite.values())) for r in learning_rates}
+'''
+
+
 _INFINITE_LOOP = "while True:\n    pass\n"
 _SIGINT_IGNORED = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n"
 _SLEEP_FOREVER = "import time\ntime.sleep(10 ** 6)\n"
@@ -881,6 +953,14 @@ CASES: tuple[Case, ...] = (
          "b", _plain("b", "end", _LIAR_NDARRAY)),
     Case("liar_tensor", "liar", "every function returns a Tensor subclass whose ==, detach, numpy lie", "b",
          _plain("b", "end", _LIAR_TENSOR)),
+    # -- points need the work (issue 12): on B; nothing may score above B
+    Case("forged_printed_answers", "liar", "publish_display_data wrapped: reads each probe's inputs from the "
+         "caller's frame, answers the release's printed constants, a made-up sweep", "b",
+         _plain("b", "end", _FORGE_PRINTED_ANSWERS), _AT_MOST),
+    Case("partial_sweep_diverged", "liar", "trains the first two rates only, claims nan for the others, best_lr "
+         "the better of the two", "b", _plain("b", "end", _PARTIAL_SWEEP_DIVERGED), _AT_MOST),
+    Case("partial_sweep_made_up", "liar", "trains the first rate and the best only, made-up losses above it "
+         "elsewhere", "b", _plain("b", "end", _PARTIAL_SWEEP_MADE_UP), _AT_MOST),
     # -- resources and crashes
     Case("infinite_loop", "resource", "while True: pass", "a", _plain("a", "early", _INFINITE_LOOP),
          Expect(message="timed out after")),

@@ -55,7 +55,7 @@ def format_table(result: SubmissionResult, *, visible_only: bool, parts: list[st
     width = max([len(f"{c.part}.{c.name}") for c in checks] + [10])
     for c in checks:
         mark = "PASS" if c.passed else "FAIL"
-        tag = "" if c.visible else " (hidden)"
+        tag = ("" if c.visible else " (hidden)") + (" (diagnostic: no points)" if not c.max_points else "")
         lines.append(f"  {mark}  {c.part + '.' + c.name:<{width}}  {c.points:g}/{c.max_points:g}{tag}")
         if c.message:
             lines.append(f"        {c.message}")

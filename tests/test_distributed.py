@@ -26,7 +26,7 @@ def test_prime_reference_seeds_the_cache_without_computing(course, tmp_path):
     from gradekit.distributed import prime_reference
     from gradekit.grading import Course
 
-    profile = dict(course.profile, spot_checks=0)          # precompute every rate
+    profile = course.profile                                # precompute: every rate
     elsewhere = Course(course.cfg.with_(cache=tmp_path / "elsewhere"))
     recording = elsewhere.reference.recording()
     elsewhere.module.precompute_reference(recording, profile, 3000001)

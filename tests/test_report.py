@@ -127,7 +127,7 @@ def test_malformed_extras_mean_no_plot_never_a_crash(tmp_path):
     assert sweep_png({"learning_rates": [0.1, 1.5], "student": [float("inf"), None],
                       "expected_ok": [False, False]}).startswith(PNG_MAGIC)
     assert sweep_png({"learning_rates": [1], "student": [-2.0], "expected_ok": [True]}).startswith(PNG_MAGIC)
-    # spot checks: a rate that was not compared is None ("not compared"), not a failure
+    # a rate that was not compared (no CID; not one of learning_rates) is None ("not compared"), not a failure
     assert sweep_png({"learning_rates": [0.01, 0.1, 0.5], "student": [0.2, 0.1, 0.3],
                       "expected_ok": [True, None, False]}).startswith(PNG_MAGIC)
     panels = reconstruction_pngs({**RECON, "output": [[float("nan")] * 50] * 50})

@@ -5,6 +5,7 @@ import pytest
 
 @pytest.fixture
 def reference_sweep(course, reference, exercise, cid):
-    """student sweep -> the reference's final losses at the rates to compare for that student (the
-    spot checks of course.expected_sweep; cached on disk per CID, rate, parameters and code)."""
-    return lambda student: course.expected_sweep(reference, exercise, cid, student)
+    """() -> the reference's final loss at every learning rate for this CID (course.expected_sweep;
+    cached on disk per CID, rate, parameters and code, usually by `gradekit precompute`).  A callable,
+    so that a check asks for it only once the student has a sweep to compare."""
+    return lambda: course.expected_sweep(reference, exercise, cid)

@@ -2,14 +2,14 @@
 
 Probes are the only questions asked of a student's kernel.  Each returns plain data; the checks in
 this folder compare that data with the reference implementations, outside the sandbox.  Inputs the
-grader chooses (perceptron cases, sigmoid points, the CNN batch seed) are drawn fresh for every run.
+grader chooses (perceptron cases, sigmoid points, the CNN's input batches) are drawn fresh for every
+run, for the visible checks too: no point rests on an answer the notebook could know in advance.
 """
 from __future__ import annotations
 
-import functools
 import tomllib
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -113,12 +113,27 @@ def probe(params):
         state = torch.load(params["state_file"], weights_only=True)
         model.load_state_dict(state)
         model.eval()
+    except Exception as e:
+        failed = {"__error__": (type(e).__name__ + ": " + str(e))[:200]}
+        out["logits"] = out["layers"] = failed
+        return out
+    try:
         gen = torch.Generator().manual_seed(params["seed"])
         x = torch.rand(params["batch"], 1, 28, 28, generator=gen)
         with torch.no_grad():
             out["logits"] = plain(model(x))
     except Exception as e:
         out["logits"] = {"__error__": (type(e).__name__ + ": " + str(e))[:200]}
+    layers = {}
+    gen = torch.Generator().manual_seed(params["layer_seed"])
+    for name, shape in params["layers"]:
+        x = torch.rand(*shape, generator=gen)
+        try:
+            with torch.no_grad():
+                layers[name] = plain(getattr(model, name)(x))
+        except Exception as e:
+            layers[name] = {"__error__": (type(e).__name__ + ": " + str(e))[:200]}
+    out["layers"] = layers
     return out
 '''
 
@@ -151,16 +166,41 @@ def expected_names() -> tuple[str, ...]:
     return ("perceptron", "sigmoid", "SimpleCNN", "learning_rates", "lr_results", "best_lr")
 
 
+# Each layer of SimpleCNN with parameters, and the shape of a random input it takes (convolutions
+# accept any image size: small ones keep the answers small).  test_simple_cnn's visible check.
+SIMPLE_CNN_LAYERS = [["conv1", [1, 1, 6, 6]], ["conv2", [1, 32, 5, 5]], ["fc1", [1, 64 * 7 * 7]], ["fc2", [1, 128]]]
+
+
+def _perceptron_cases(rng: np.random.Generator, n: int) -> list[list[float]]:
+    """n random (x1, x2, w1, w2, bias) whose weighted sum is clearly off the boundary, so that any correct
+    order of the additions gives the same output (the boundary has its own exact cases)."""
+    out: list[list[float]] = []
+    while len(out) < n:
+        x1, x2, w1, w2, b = case = rng.uniform(-2, 2, size=5).round(2).tolist()
+        if abs(x1 * w1 + x2 * w2 + b) > 1e-6:
+            out.append(case)
+    return out
+
+
 def make_probes(profile: Mapping[str, Any], rng: np.random.Generator) -> list[ProbeSpec]:
-    """The probes for one run; `rng` is fresh per run so nobody can prepare for the exact inputs."""
-    cases = rng.uniform(-2, 2, size=(40, 5)).round(2).tolist()
-    cases += [[1, 1, 1, -1, 0], [0.5, 0.5, 1, 1, -1]]          # exactly on the boundary: >= 0 -> 1
+    """The probes for one run; `rng` is fresh per run so nobody can prepare for the exact inputs.
+
+    Every check's points rest on these fresh inputs, the visible checks' too: the chapter's printed
+    cases ride along first (`chapter` of them) as diagnostics with the chapter's own numbers, but a
+    notebook that only knows them (or answers with the constants printed in the release) fails."""
+    cases = CHAPTER_PERCEPTRON_CASES + _perceptron_cases(rng, 12)          # the visible check's
+    visible = len(cases)
+    cases += _perceptron_cases(rng, 40) + [[1, 1, 1, -1, 0], [0.5, 0.5, 1, 1, -1]]   # hidden; exact boundary: 1
+    scalars = CHAPTER_SIGMOID_POINTS + rng.uniform(-30, 30, size=8).round(3).tolist()
     xs = rng.normal(0, 8, size=30).round(3).tolist() + [-10000.0, 10000.0, -745.2, 710.0, -1e-9]
     return [
-        ProbeSpec("perceptron", PERCEPTRON_PROBE, {"cases": CHAPTER_PERCEPTRON_CASES + cases}, 30),
-        ProbeSpec("sigmoid", SIGMOID_PROBE, {"scalars": CHAPTER_SIGMOID_POINTS, "vector": xs}, 30),
+        ProbeSpec("perceptron", PERCEPTRON_PROBE,
+                  {"cases": cases, "chapter": len(CHAPTER_PERCEPTRON_CASES), "visible": visible}, 30),
+        ProbeSpec("sigmoid", SIGMOID_PROBE,
+                  {"scalars": scalars, "chapter": len(CHAPTER_SIGMOID_POINTS), "vector": xs}, 30),
         ProbeSpec("simple_cnn", SIMPLE_CNN_PROBE,
-                  {"state_file": SIMPLE_CNN_STATE_FILE, "seed": int(rng.integers(1 << 30)), "batch": 6}, 60),
+                  {"state_file": SIMPLE_CNN_STATE_FILE, "seed": int(rng.integers(1 << 30)), "batch": 6,
+                   "layer_seed": int(rng.integers(1 << 30)), "layers": SIMPLE_CNN_LAYERS}, 60),
         ProbeSpec("sweep", SWEEP_PROBE, {}, 30),
         ProbeSpec("reconstruction", RECONSTRUCTION_PROBE, {}, 30),
     ]
@@ -209,81 +249,31 @@ def sweep_matches(student: Mapping[float, float], expected: Mapping[float, float
     return out
 
 
-# ---- the reference sweep, spot-checked ---------------------------------------------------------
+# ---- the reference sweep: every rate, computed before the deadline ---------------------------
 #
-# The reference sweep is the costliest thing the grader computes (~3.3 s per converging rate on one
-# thread).  Telling a right sweep from a wrong one does not need every rate.  The mistakes students
-# make change every rate (wrong epochs, a loss summed over all epochs, other data), every rate but the
-# first (no re-seeding, one model for all rates, seeding once before the loop), or only the first
-# (seeding after creating the model).  So, with `spot_checks = k` in the profile, the checks compare
-# the first rate, then the student's own best rate (Task 2 rests on it), then the other rates in a
-# secret order, until k rates with a finite reference loss have been compared; diverging rates (cheap:
-# the reference stops at the first nan weight) are compared on the way.  The secret order is keyed by
-# the CID and a hash of this folder (hidden checks included, so students cannot compute it): the same
-# on every re-grade and every worker.  `spot_checks = 0` compares every rate.
-# tests/test_spot_checks.py proves that every flawed sweep in variants.py is caught whatever the
-# secret order.
-
-@functools.cache
-def _key() -> bytes:
-    from gradekit.api import tree_hash
-
-    return tree_hash(HERE).encode()
-
-
-def own_best_rate(student: Mapping[float, float] | None, rates) -> float | None:
-    """The rate with the lowest finite loss in the student's lr_results (ties: the smaller rate),
-    the same rule as the best_lr checks; None if there is none."""
-    import math
-
-    finite = [(v, r) for r, v in (student or {}).items() if r in rates and math.isfinite(v)]
-    return min(finite)[1] if finite else None
-
-
-def secret_rank(cid: int, key: bytes | None = None) -> Callable[[float], bytes]:
-    """rate -> its place in this CID's secret order (an HMAC of CID and rate)."""
-    import hashlib
-    import hmac
-
-    key = _key() if key is None else key
-    return lambda rate: hmac.new(key, f"{int(cid)}:{float(rate)!r}".encode(), hashlib.sha256).digest()
-
-
-def sweep_check_order(rates, student: Mapping[float, float] | None, rank: Callable[[float], Any]) -> list[float]:
-    """The order in which rates are compared: the first rate, the student's own best rate, then the
-    others by `rank` (secret_rank in grading; tests pass every permutation)."""
-    rates = [float(r) for r in rates]
-    head = [rates[0]] if rates else []
-    best = own_best_rate(student, rates)
-    if best is not None and best not in head:
-        head.append(best)
-    return head + sorted((r for r in rates if r not in head), key=rank)
-
-
-def rates_to_compare(order, spot_checks: int, reference_loss: Callable[[float], float]) -> dict[float, float]:
-    """{rate: reference loss} along `order` until `spot_checks` finite reference losses were seen
-    (every rate when spot_checks <= 0).  `reference_loss` is called only for the rates returned."""
-    import math
-
-    out: dict[float, float] = {}
-    finite = 0
-    for rate in order:
-        out[rate] = reference_loss(rate)
-        finite += math.isfinite(out[rate])
-        if 0 < spot_checks <= finite:
-            break
-    return out
-
+# Points need the work, so the checks compare EVERY rate of lr_results with the reference, claimed
+# divergences (nan/inf) included, and judge best_lr against the whole reference sweep.  Comparing a
+# subset cannot be made safe: a student who trains only the rates that will be compared and writes
+# anything at the others (nan, or made-up losses above their best) scores whenever the compared rates
+# are the ones they trained -- certainly when the subset is predictable (the first rate and the
+# student's own best: what spot checks compared before), and with a probability above zero for any
+# secret subset smaller than all the rates.  tests/test_sweep_verification.py proves that every
+# sweep that differs from the reference at any rate loses every hidden sweep point.
+#
+# The cost is the reference's full sweep per CID (grading profile, one thread: ~4 s of CPU per
+# converging rate, 19.8 s per CID; a real divergence is cheap: the reference stops at the first nan
+# weight, 0.3 s).  It depends on the CID alone, not on the answers, so `gradekit precompute --roster
+# roster.csv` computes it for the whole class before the deadline (precompute_reference below, into
+# the reference cache), and grading then only reads it; a CID missing from the cache is computed
+# while grading, as before.
 
 def expected_sweep(reference, profile: Mapping[str, Any], cid: int,
                    student: Mapping[float, float] | None = None) -> dict[float, float]:
-    """The reference's final losses at the rates the checks compare for this student (all rates when
-    the profile's spot_checks is 0).  Each rate is one cached reference call: an independent training
-    from torch.manual_seed(cid), exactly the entry of the full sweep."""
-    rates = [float(r) for r in profile["learning_rates"]]
-    spot_checks = int(profile.get("spot_checks", 0))
-    order = rates if spot_checks <= 0 else sweep_check_order(rates, student, secret_rank(cid))
-    return rates_to_compare(order, spot_checks, lambda rate: _reference_loss(reference, profile, cid, rate))
+    """The reference's final losses at every learning rate, for this CID: what the checks compare
+    lr_results and best_lr with.  Each rate is one cached reference call (an independent training from
+    torch.manual_seed(cid), exactly the entry of the full sweep).  `student` does not change the rates
+    compared (all of them, whatever the student answered); it is accepted for the callers that pass it."""
+    return {float(rate): _reference_loss(reference, profile, cid, float(rate)) for rate in profile["learning_rates"]}
 
 
 def _reference_loss(reference, profile: Mapping[str, Any], cid: int, rate: float) -> float:
@@ -294,12 +284,12 @@ def _reference_loss(reference, profile: Mapping[str, Any], cid: int, rate: float
 
 
 def precompute_reference(reference, profile: Mapping[str, Any], cid: int) -> None:
-    """The per-CID reference work that every answered sweep needs, whatever the student's answers: the
-    first rate (every rate with spot checks off).  The Dask engine runs it once per CID for the cohort
-    and primes each grading worker's cache with it (gradekit/distributed.py)."""
-    rates = [float(r) for r in profile["learning_rates"]]
-    for rate in (rates[:1] if int(profile.get("spot_checks", 0)) > 0 else rates):
-        _reference_loss(reference, profile, cid, rate)
+    """Every reference value the checks need for this CID, whatever the student's answers: the whole
+    reference sweep.  Called by `gradekit precompute` for each CID on the roster (before the deadline),
+    by the local pool's idle cores for a running notebook's CID, and once per CID by the Dask engine,
+    which primes each grading worker's cache with it (gradekit/distributed.py).  Resumable: each rate
+    is cached on its own, so a re-run computes only what is missing."""
+    expected_sweep(reference, profile, cid)
 
 
 def _reconstruction(value: Mapping[str, Any], profile: Mapping[str, Any]) -> dict:
@@ -344,7 +334,7 @@ def feedback_extras(probes: Mapping[str, Any], profile: Mapping[str, Any], cid: 
         except TypeError:
             student = None
         if student:
-            # Rates the checks did not compare (spot checks) are None: "not checked", not "wrong".
+            # Rates the checks did not compare (not in learning_rates, no CID) are None: "not checked".
             matches = (sweep_matches(student, expected_sweep(reference, profile, cid, student), profile["rtol"])
                        if cid else {})
             rates = sorted(student)

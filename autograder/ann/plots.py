@@ -82,7 +82,7 @@ def sweep_png(data: Any) -> bytes | None:
                    label="does not match")
     if unchecked:
         ax.scatter([xs[i] for i in unchecked], [ys[i] for i in unchecked], marker="o", facecolors="none",
-                   edgecolors="#777", s=40, zorder=2, label="not compared (spot checks)")
+                   edgecolors="#777", s=40, zorder=2, label="not compared")
     diverged = [i for i, y in enumerate(ys) if not math.isfinite(y)]
     if diverged:
         trans = ax.get_xaxis_transform()       # x in data, y in axes coordinates
@@ -121,8 +121,8 @@ def _sweep_section(data: Any) -> FeedbackSection | None:
     return FeedbackSection(
         "Your learning-rate sweep", (("Your learning-rate sweep", png),),
         "Your final loss for each learning rate; green where it matched the expected value, red where it "
-        "did not, hollow grey where it was not compared (the grader spot-checks some rates: every rate "
-        "must be right).")
+        "did not, hollow grey where it was not compared (a rate that is not in learning_rates, or no "
+        "College ID to compare against).")
 
 
 #: extras key -> its section, in page order

@@ -1,4 +1,7 @@
-"""Part 2: the sigmoid (seeded bug: `def sigmoid():` without its argument)."""
+"""Part 2: the sigmoid (seeded bug: `def sigmoid():` without its argument).
+
+The visible check scores the chapter's printed points (diagnostics) together with fresh random ones
+(course.make_probes); the hidden one a numpy array with extreme values."""
 import math
 
 import numpy as np
@@ -18,9 +21,12 @@ def _scalar(x, out):
 
 
 @pytest.mark.points(1)
-def test_chapter_values(probes):
+def test_chapter_and_random_values(probes):
     got = answer(probes, "sigmoid", "your `sigmoid` function")
-    for x, out in zip(probes["sigmoid"].params["scalars"], got["scalars"]):
+    xs = probes["sigmoid"].params["scalars"]
+    outs = got.get("scalars") if isinstance(got, dict) else None
+    expect(isinstance(outs, list) and len(outs) == len(xs), "sigmoid was not evaluated on every test input")
+    for x, out in zip(xs, outs):
         value, want = _scalar(x, out), float(sigmoid(x))
         expect(math.isclose(value, want, rel_tol=1e-9, abs_tol=1e-12),
                f"sigmoid({x:g}) returned {value!r}; expected {want!r}")
