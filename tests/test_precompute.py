@@ -77,9 +77,11 @@ def test_precompute_fills_the_cache_reports_failures_and_resumes(cfg, tmp_path):
 def test_a_course_without_the_hook_is_a_setup_error(cfg, tmp_path):
     from gradekit.errors import SetupError
 
-    (cfg.checks / "course.py").write_text("def load_profile(name):\n    return {}\n")
-    with pytest.raises(SetupError, match="nothing to precompute"):      # (another name: modules load once)
-        precompute_roster(cfg.with_(assignment="nohook"), tmp_path / "roster.csv", workers=1, progress=False)
+    other = tmp_path / "nohook"            # another folder: a course module loads once per folder and process
+    other.mkdir()
+    (other / "course.py").write_text(COURSE.split("def precompute_reference")[0])
+    with pytest.raises(SetupError, match="nothing to precompute"):
+        precompute_roster(cfg.with_(checks=other), tmp_path / "roster.csv", workers=1, progress=False)
 
 
 def test_the_command_line_has_it():
