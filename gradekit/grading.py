@@ -170,6 +170,7 @@ def _execute(sub: Submission, course: Course, *, slot: int, seed: int | None) ->
         report = run_notebook(sub.notebook_json, specs, files, course.cfg.limits,
                               sandboxed=course.cfg.sandbox, slot=slot)
         timings["sandbox"] = time.perf_counter() - t0
+        timings["supervisor (CPU)"] = report.supervisor_cpu_s
     return Executed(report, timings)
 
 

@@ -83,6 +83,7 @@ class ExecutionReport:
     probes: Mapping[str, ProbeResult] = field(default_factory=dict)
     seconds: float = 0.0
     log_tail: str = ""            # last lines of the runner's stderr, for TAs
+    supervisor_cpu_s: float = 0.0  # CPU the trusted process spent watching the run (bounded: see sandbox.supervise)
 
 
 @dataclass(frozen=True)

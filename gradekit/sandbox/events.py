@@ -87,7 +87,8 @@ def _report(run: _Run, probes: list[ProbeSpec], limits: Limits, wall: float, sec
         parts = [f"ran {n} code cell{'' if n == 1 else 's'} in {seconds:.1f} s"]
     message = "; ".join(parts[:5]) + (f"; (+{len(parts) - 5} more)" if len(parts) > 5 else "")
     return ExecutionReport(status=status, message=message, cells=ordered, probes=results,
-                           seconds=round(seconds, 3), log_tail=_log_tail(run.log, 20))
+                           seconds=round(seconds, 3), log_tail=_log_tail(run.log, 20),
+                           supervisor_cpu_s=round(run.supervisor_cpu_s, 3))
 
 
 def _probe_result(spec: ProbeSpec, ev: dict) -> ProbeResult:
