@@ -174,6 +174,20 @@ def _execute(sub: Submission, course: Course, *, slot: int, seed: int | None) ->
     return Executed(report, timings)
 
 
+def _feedback_extras(sub: Submission, course: Course, report: ExecutionReport, ref) -> dict[str, Any]:
+    """The course's plot data for the feedback page.  Cosmetic: when the course's code fails on an odd
+    answer, the page has no plots and the row keeps its grade (the checks already judged the answer);
+    the failure is kept in the extras for whoever maintains the course."""
+    try:
+        return course.module.feedback_extras(report.probes, course.profile,
+                                             sub.identity.cid if sub.identity.cid_ok else None, ref)
+    except SetupError:
+        raise
+    except Exception as e:  # noqa: BLE001 - see the docstring
+        return {"feedback_extras_failed": f"{type(e).__name__}: {str(e)[:300]}",
+                "traceback": traceback.format_exc()[-4000:]}
+
+
 def _judge(sub: Submission, course: Course, executed: Executed, *, visible_only: bool) -> SubmissionResult:
     report, timings = executed.report, dict(executed.timings)
     t0 = time.perf_counter()
@@ -183,8 +197,7 @@ def _judge(sub: Submission, course: Course, executed: Executed, *, visible_only:
                    visible_only=visible_only)
     extras: dict[str, Any] = {}
     if not visible_only:
-        extras = course.module.feedback_extras(report.probes, course.profile,
-                                               sub.identity.cid if sub.identity.cid_ok else None, ref)
+        extras = _feedback_extras(sub, course, report, ref)
     timings["reference"] = ref.seconds_computing - ref_before
     timings["judge"] = time.perf_counter() - t0 - timings["reference"]
 
