@@ -15,6 +15,10 @@ Why this recipe (run as root, no user namespace):
 * ``setpriv`` drops to a per-slot *real* uid (61000 + slot) with no capabilities and no_new_privs.
   A real unprivileged uid is what makes RLIMIT_NPROC bind (it does not for root, or for root inside
   a user namespace); ``prlimit`` sets the address-space, process, file-size and core limits.
+* A seccomp filter (:mod:`.syscalls`, bubblewrap's ``--seccomp``) refuses the kernel keyring calls:
+  keyrings belong to the uid, not to any namespace, and would carry data from one run of a slot to
+  the next.  IPC objects (``--unshare-ipc``), abstract sockets (``--unshare-net``), /tmp and /dev/shm
+  (fresh tmpfs) and processes (pid namespace) end with the run.
 * ``--unshare-net``: only a loopback interface exists inside (bwrap brings it up; the kernel talks
   to the runner over unix sockets anyway).  ``--die-with-parent`` plus the pid namespace means
   killing bwrap kills every process the student started.
