@@ -8,11 +8,12 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-# Re-install when the dependency list changes. bubblewrap (the sandbox) comes from Debian's packages.
+# Re-install when the dependency list changes. bubblewrap (the sandbox) and libseccomp2 (its syscall
+# filter) come from Debian's packages.
 $(STAMP): pyproject.toml
-	@command -v bwrap >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then (apt-get update -q && apt-get install -y -q bubblewrap) >/dev/null; \
-	  else echo "WARNING: bubblewrap is not installed and I am not root: run 'sudo apt-get install bubblewrap'"; fi; }
+	@{ command -v bwrap >/dev/null 2>&1 && ldconfig -p | grep -q 'libseccomp\.so\.2'; } || { \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -q && apt-get install -y -q bubblewrap libseccomp2) >/dev/null; \
+	  else echo "WARNING: bubblewrap/libseccomp2 missing and I am not root: run 'sudo apt-get install bubblewrap libseccomp2'"; fi; }
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e .

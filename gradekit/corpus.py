@@ -20,7 +20,12 @@
   and a message a TA understands as its case expects; the batch does not abort; A's and B's rows in the
   batch equal their solo grading (nothing in the batch changed their scores).
 * **time** -- each sandboxed run stays within its wall-clock bound, so the batch's total is bounded by
-  the configured limits (small ones, :data:`CORPUS_LIMITS`, at the tiny profile).
+  the configured limits (small ones, :data:`CORPUS_LIMITS`, at the tiny profile); a case may also bound
+  the judge's time on its answers and the trusted CPU spent watching its run.
+
+Cases marked ``ordered`` (a store run, then a take run) are graded just before the batch by one worker,
+one after the other, so in the same sandbox slot and uid: what the first leaves for its uid (keyrings,
+IPC, files, sockets) would be there for the second.  Their rows are judged with the batch's.
 
 Two controls (``hostile.CONTROLS``) ride along: a notebook that leaks a secret planted in itself and a
 notebook with honest work its baseline lacks.  They must be detected as an escape and as marks gained;
@@ -73,6 +78,7 @@ class _Built:
     forbidden: list[Path]                # must not exist after the batch
     watched: dict[Path, tuple]           # canaries and honest submissions: must be unchanged
     solo: dict[str, Any]                 # honest key -> Submission (graded alone for the baselines)
+    ordered: list                        # Submissions of the ordered cases, in the order they must run
     cases: list[Case]                    # the corpus's cases, then the controls
     sandboxed_runs: int
 
@@ -179,8 +185,10 @@ def _build(cfg: Config, course, work: Path, gradebook_dir: Path, secret: str, li
 
     zip_entries: list = []
     forbidden: list[Path] = []
+    ordered_paths: list[tuple[int, int, str, Path]] = []
+    ordered_folder = work / "inputs" / "ordered"      # not in the batch's inputs
     runs = len(HONEST)
-    for case in cases:
+    for index, case in enumerate(cases):
         ctx.case = case.name
         made = case.make(ctx)
         runs += case.base is not None
@@ -188,7 +196,10 @@ def _build(cfg: Config, course, work: Path, gradebook_dir: Path, secret: str, li
             zip_entries += made.entries
             forbidden += list(made.forbidden)
             continue
-        path = folder / f"{case.name}.ipynb"
+        path = (ordered_folder if case.ordered else folder) / f"{case.name}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if case.ordered:
+            ordered_paths.append((case.ordered, index, case.name, path))
         if isinstance(made, Sparse):
             with open(path, "wb") as f:
                 f.truncate(made.size)
@@ -205,8 +216,10 @@ def _build(cfg: Config, course, work: Path, gradebook_dir: Path, secret: str, li
     max_bytes = int(cfg.limits.max_notebook_mb * 1024 * 1024)
     solo = {k: read_submission(p, key=k, source_name=p.name, cid_placeholder=cfg.cid_placeholder, max_bytes=max_bytes)
             for k, p in honest_paths.items()}
+    ordered = [read_submission(p, key=k, source_name=p.name, cid_placeholder=cfg.cid_placeholder,
+                               max_bytes=max_bytes) for _, _, k, p in sorted(ordered_paths)]
     watched = {p: _fingerprint(p) for p in [*canaries, *honest_paths.values()]}
-    return _Built(inputs, forbidden, watched, solo, list(cases), runs)
+    return _Built(inputs, forbidden, watched, solo, ordered, list(cases), runs)
 
 
 # ==================================================================================================
@@ -375,6 +388,11 @@ def _expectations(case: Case, r: SubmissionResult, base: SubmissionResult | None
     missing_flags = [f for f in e.flags if f not in r.flags]
     if missing_flags:
         why.append(f"flags {missing_flags} missing (it has {list(r.flags)})")
+    judge_s, cpu_s = r.timings.get("judge"), r.timings.get("supervisor (CPU)")
+    if e.judge_s is not None and (judge_s is None or judge_s > e.judge_s):
+        why.append(f"judging its answers took {judge_s} s, above its bound of {e.judge_s:g} s")
+    if e.supervisor_cpu_s is not None and (cpu_s is None or cpu_s > e.supervisor_cpu_s):
+        why.append(f"the trusted side spent {cpu_s} s of CPU watching its run, above {e.supervisor_cpu_s:g} s")
     if e.points == "zero" and r.total != 0:
         why.append(f"{r.total:g} points, expected none")
     if e.points == "same" and base is not None:
@@ -470,6 +488,18 @@ def _gradebook_rows(path: Path) -> dict[str, int]:
     return counts
 
 
+def _grade_in_order(subs: Sequence[Any], cfg: Config) -> dict[str, list[SubmissionResult]]:
+    """Grade the ordered cases with ONE worker, so in ONE sandbox slot (one uid), one run after the other:
+    what a run leaves behind for its uid is there when the next one starts.  run_local with one worker
+    starts each run only after the one before it has finished (judging waits or fills the gaps)."""
+    from .executors import run_local
+
+    out: dict[str, list[SubmissionResult]] = {}
+    if subs:
+        run_local(list(subs), cfg, workers=1, on_result=lambda r: out.setdefault(r.key, []).append(r))
+    return out
+
+
 def run_bound(cfg: Config, course) -> float:
     """The longest one sandboxed run may take under cfg.limits: sandbox.run_notebook's wall clock, plus
     the margin for killing and cleaning up."""
@@ -536,6 +566,7 @@ def run_corpus(cfg: Config, out_dir: Path, workers: int = 2, *, only: Sequence[s
         solo: dict[str, SubmissionResult] = {}
         run_local(list(built.solo.values()), cfg, workers=min(workers, len(built.solo)),
                   on_result=lambda r: solo.__setitem__(r.key, r))
+        in_order = _grade_in_order(built.ordered, cfg)
         t0 = time.perf_counter()
         grade_batch(cfg, built.inputs, gradebook_dir, workers=workers, progress=False)
         seconds = time.perf_counter() - t0
@@ -550,10 +581,12 @@ def run_corpus(cfg: Config, out_dir: Path, workers: int = 2, *, only: Sequence[s
     why_not = cgroups_problem()
     confinement = "each run in its own control group" if why_not is None else f"runs NOT confined: {why_not}"
     results = _results_by_key(gradebook_dir / "results.sqlite")
+    for key, rows in in_order.items():
+        results.setdefault(key, []).extend(rows)
     outcomes, escapes, problems, gained, rows_lost, seen = judge_corpus(built.cases, results, solo, secret, bound_one)
 
     counts = _gradebook_rows(gradebook_dir / "gradebook.csv")        # what a TA uploads
-    for key in [c.name for c in built.cases if c.group != "control"] + list(HONEST):
+    for key in [c.name for c in built.cases if c.group != "control" and not c.ordered] + list(HONEST):
         if counts.get(key, 0) != 1 and len(results.get(key, [])) == 1:
             rows_lost += 1
             problems.append(f"{key}: {counts.get(key, 0)} rows in gradebook.csv")

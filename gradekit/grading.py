@@ -239,7 +239,24 @@ def _execute(sub: Submission, course: Course, *, slot: int, seed: int | None, me
         report = run_notebook(sub.notebook_json, specs, files, course.cfg.limits,
                               sandboxed=course.cfg.sandbox, slot=slot, budget=budget)
         timings["sandbox"] = time.perf_counter() - t0
+        timings["supervisor (CPU)"] = report.supervisor_cpu_s
     return Executed(report, timings, run_provenance(course, seed))
+
+
+def _feedback_extras(sub: Submission, course: Course, report: ExecutionReport, ref) -> dict[str, Any]:
+    """The course's plot data for the feedback page.  Cosmetic: when the course's code fails on an odd
+    answer, the page has no plots and the row keeps its grade (the checks already judged the answer);
+    the failure is kept in the extras for whoever maintains the course."""
+    try:
+        hook = course.hook("feedback_extras")
+        if hook is None:
+            return {}
+        return hook(report.probes, course.profile, sub.identity.cid if sub.identity.cid_ok else None, ref)
+    except SetupError:
+        raise
+    except Exception as e:  # noqa: BLE001 - see the docstring
+        return {"feedback_extras_failed": f"{type(e).__name__}: {str(e)[:300]}",
+                "traceback": traceback.format_exc()[-4000:]}
 
 
 def _judge(sub: Submission, course: Course, executed: Executed, *, visible_only: bool) -> SubmissionResult:
@@ -250,9 +267,8 @@ def _judge(sub: Submission, course: Course, executed: Executed, *, visible_only:
     checks = judge(course.cfg.checks, JudgeInputs(report.probes, sub.identity, course.profile, ref, course.module),
                    visible_only=visible_only)
     extras: dict[str, Any] = {}
-    feedback_extras = course.hook("feedback_extras")
-    if feedback_extras is not None and not visible_only:
-        extras = feedback_extras(report.probes, course.profile, sub.identity.cid if sub.identity.cid_ok else None, ref)
+    if not visible_only:
+        extras = _feedback_extras(sub, course, report, ref)
     timings["reference"] = ref.seconds_computing - ref_before
     timings["judge"] = time.perf_counter() - t0 - timings["reference"]
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from . import hostile_trust as trust
 from .model import Status
 
 PWNED = "PWNED"               # files hostile cells try to create outside their sandbox start with this
@@ -43,16 +44,20 @@ class Expect:
     points: str = "same"
     message: str | None = None          # regex (case-insensitive) the row's message must match
     flags: tuple[str, ...] = ()         # flags the row must carry
+    judge_s: float | None = None        # at most this many seconds judging its answers (timings["judge"])
+    supervisor_cpu_s: float | None = None   # at most this much trusted CPU watching its run
 
 
 @dataclass(frozen=True)
 class Case:
     name: str                           # the student key: file stem, or LMS username (zip cases)
-    group: str                          # read | write | patch | liar | resource | network | intake | zip
+    group: str                          # read | write | patch | liar | resource | network | intake | zip | isolation
     what: str                           # one line for the summary table
     base: str | None                    # "a" | "b": the honest student it is built from; None: nothing to run
     make: Callable[["Ctx"], Any]       # -> NotebookNode | bytes | Sparse | ZipCase
     expect: Expect = Expect()
+    ordered: int = 0                    # > 0: graded before the batch by ONE worker (one sandbox slot, one
+                                        # uid), in ascending order: a case of 2 runs after every case of 1
 
 
 @dataclass(frozen=True)
@@ -911,9 +916,48 @@ def _zip_attempts(ctx: Ctx) -> ZipCase:
                      _receipt("zipattempts", _T2, "ann_final.ipynb")])
 
 
+def _too_many_cells(ctx: Ctx) -> bytes:
+    """290,000 markdown cells (17 MB, under the size cap): 17.6 s of serial intake before the cap."""
+    data = json.loads(_nb_bytes(_details(ctx.a, ctx.case, CID_A)))
+    data["cells"] = [{"cell_type": "markdown", "metadata": {}, "source": "t"}] * 290_000 + data["cells"]
+    return json.dumps(data).encode()
+
+
 _SAME = Expect()
 _AT_MOST = Expect(points="at_most")
+
 _INVALID = Expect(status=(Status.INVALID_NOTEBOOK,), points="zero")
+
+# A sandboxed run of the tiny profile costs the trusted side ~0.1-0.5 s of CPU; a flood read in full cost 17.7 s.
+_BOUNDED_TRUSTED_CPU_S = 3.0
+# Judging a notebook's answers takes ~1-3 s (more on a loaded machine); the giant shapes cost 41 s of CPU.
+_BOUNDED_JUDGE_S = 15.0
+
+TRUST_CASES: tuple[Case, ...] = (
+    Case("keyring_store", "isolation", "stores its lr_results with add_key in its uid's user, user-session "
+         "and session keyrings (they outlive the run)", "a",
+         _hostile("a", "end", trust.KEYRING_STORE), ordered=1),
+    Case("state_store", "isolation", "leaves SysV shm/msg/sem, a POSIX queue, files in every writable folder, "
+         "an abstract socket held by a daemon", "a", _hostile("a", "end", trust.STATE_STORE), ordered=1),
+    Case("keyring_take", "isolation", "the next run in the same slot (same uid) reads the keys back", "a",
+         _hostile("a", "end", trust.KEYRING_TAKE), ordered=2),
+    Case("state_take", "isolation", "the next run in the same slot looks for the IPC objects, files and socket",
+         "a", _hostile("a", "end", trust.STATE_TAKE), ordered=2),
+    Case("cid_cell_too_deep", "intake", "a code cell mentioning CID holds an expression 20,000 operators deep "
+         "(the parser's MemoryError stopped the whole batch)", "a",
+         _plain("a", "early", "# CID: not changed here\n_deep = " + "-" * 20000 + "1\n"), _AT_MOST),
+    Case("too_many_cells", "intake", "290,000 markdown cells in 17 MB", None, _too_many_cells,
+         replace(_INVALID, message=r"290,\d{3} cells, more than the limit of 2,000")),
+    Case("answer_out_of_range", "liar", "lr_results = {10 ** 400: 0.0, 0.1: 10 ** 400}, best_lr = 10 ** 400",
+         "a", _plain("a", "end", trust.OUT_OF_RANGE), replace(_AT_MOST, judge_s=_BOUNDED_JUDGE_S)),
+    Case("answer_oversized", "liar", "every probe answers an array whose shape lists 90,000 18-digit integers",
+         "a", _plain("a", "early", trust.OVERSIZED), replace(_AT_MOST, judge_s=_BOUNDED_JUDGE_S)),
+    Case("deep_folder_chain", "write", "leaves a folder chain 3,000 deep, the last one unreadable, in its job "
+         "folder", "a", _plain("a", "end", trust.DEEP_FOLDERS)),
+    Case("stdout_flood", "resource", "a thread writes to the runner's own stdout/stderr for 60 s", "a",
+         _plain("a", "early", trust.STDOUT_FLOOD),
+         replace(_AT_MOST, supervisor_cpu_s=_BOUNDED_TRUSTED_CPU_S)),
+)
 
 CASES: tuple[Case, ...] = (
     # -- reading what it must not see
@@ -1026,6 +1070,8 @@ CASES: tuple[Case, ...] = (
          replace(_INVALID, message="archive inside the archive")),
     Case("zipattempts", "zip", "two attempts: an unfinished one, then the full-marks one", "a", _zip_attempts,
          Expect(flags=("several_attempts",))),
+    # -- trust under attack (issue 12): nothing survives a run, odd answers, bounded trusted work
+    *TRUST_CASES,
 )
 
 

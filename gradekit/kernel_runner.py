@@ -41,6 +41,7 @@ import queue
 import resource
 import shutil
 import signal
+import stat
 import sys
 import time
 from typing import Any
@@ -54,6 +55,8 @@ PROBE_MIME = "application/x-gradekit-probe"   # keep in sync with gradekit.probe
 TIMEOUT_ENAME = "GradekitCellTimeout"          # the execute_reply nbclient fakes after an interrupt
 ERROR_CHARS = 300
 NOTEBOOK_CHUNK_CHARS = 1 << 20                 # one "notebook" event line carries at most this much
+KERNEL_LOG = "kernel-output.log"               # in the private /tmp (see Runner.__init__)
+KERNEL_LOG_TAIL = 4096                         # bytes of it copied to our stderr at the end, for TAs
 
 
 def _now() -> float:
@@ -169,6 +172,12 @@ class Runner:
         self.reply: dict | None = None
         self.timeout_now = 1.0
         self.kernel_env = self._kernel_env()
+        # The kernel's own stdout/stderr (what a notebook writes to fd 1/2 or to ipykernel's
+        # _original_stdstream_copy, and whatever its subprocesses print) goes to a file in the private
+        # /tmp, never to our stdout: that pipe is read by the trusted side with a byte budget, and a
+        # notebook flooding it would block our own writes to it.  The file is capped by /tmp's size.
+        self.kernel_log_path = os.path.join(self.tmp, "gradekit-jupyter", KERNEL_LOG)
+        self.kernel_log = open(self.kernel_log_path, "ab", buffering=0)
         client_class = _make_client_class()
         from traitlets.config import Config
 
@@ -226,7 +235,8 @@ class Runner:
         c.km = c.create_kernel_manager()
         c.startup_timeout = int(max(5, min(60, limit - _now())))
         try:
-            await c.async_start_new_kernel(cwd=self.cwd, env=self.kernel_env)
+            await c.async_start_new_kernel(cwd=self.cwd, env=self.kernel_env, stdout=self.kernel_log,
+                                           stderr=self.kernel_log)
             await c.async_start_new_kernel_client()
         except Exception as e:  # noqa: BLE001 - any failure to start is reported, not raised
             await self.stop_kernel()
@@ -526,6 +536,24 @@ def _set_private_env(tmp: str, mpl_cache: str | None = None) -> None:
     })
 
 
+def _copy_tail(path: str, n: int) -> None:
+    """The last n bytes of the kernel's output file onto our stderr (the log tail TAs see)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)   # the notebook may have swapped it
+        with open(fd, "rb") as f:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return
+            f.seek(max(0, st.st_size - n))
+            tail = f.read(n)
+        if tail.strip():
+            sys.stderr.write("--- the kernel's output (last %d bytes) ---\n" % len(tail))
+            sys.stderr.write(tail.decode("utf-8", errors="replace") + "\n")
+            sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
 def _make_undumpable() -> None:
     """Student code runs under our uid: without this it could open /proc/<runner>/fd/<events> and
     forge events, or read the plan (probe parameters) from our memory.  Non-dumpable processes'
@@ -570,6 +598,7 @@ def main(argv: list[str] | None = None) -> int:
             await runner.run()
         finally:
             await runner.stop_kernel()
+            _copy_tail(runner.kernel_log_path, KERNEL_LOG_TAIL)
 
     try:
         asyncio.run(_main())

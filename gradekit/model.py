@@ -85,6 +85,7 @@ class ExecutionReport:
     seconds: float = 0.0
     log_tail: str = ""            # last lines of the runner's stderr, for TAs
     notebook: str | None = None   # the notebook as it ran (nbformat JSON, outputs capped; untrusted data)
+    supervisor_cpu_s: float = 0.0  # CPU the trusted process spent watching the run (bounded: see sandbox.supervise)
 
 
 @dataclass(frozen=True)

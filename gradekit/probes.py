@@ -8,7 +8,7 @@ untrusted: whatever arrives is parsed as JSON and validated by the checks in the
 from __future__ import annotations
 
 import json
-import math
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -88,37 +88,87 @@ def parse_probe_output(text: str) -> tuple[str, Any, str | None]:
     return "error", None, err if isinstance(err, str) else "probe failed"
 
 
+MAX_ARRAY_ELEMENTS = 1_000_000    # more than a MAX_PROBE_BYTES answer can hold
+MAX_ARRAY_DIMS = 32               # numpy's own limit
+
+
 def as_float(v: Any) -> float:
-    """A probe scalar as a float: the kernel sends non-finite floats as 'nan'/'inf' strings."""
+    """A probe scalar as a float: the kernel sends non-finite floats as 'nan'/'inf' strings.
+
+    Anything else raises TypeError with a sentence for the student -- an int too large for a float
+    (``10 ** 400``) included, which float() would raise as OverflowError."""
     if type(v) is bool:
         raise TypeError("a boolean is not a number")
-    if type(v) in (int, float):
+    if type(v) is float:
+        return v
+    if type(v) is int:
+        try:
+            return float(v)
+        except OverflowError:
+            raise TypeError(f"a number too large for a float ({describe(v)})") from None
+    if type(v) is str and v in ("nan", "inf", "-inf"):
         return float(v)
-    if v in ("nan", "inf", "-inf"):
-        return float(v)
-    if isinstance(v, dict) and "__array__" in v and v.get("shape") == [] and len(v["__array__"]) == 1:
-        return as_float(v["__array__"][0])
+    if isinstance(v, dict) and "__array__" in v and v.get("shape") == []:
+        data = v["__array__"]
+        if type(data) is list and len(data) == 1:
+            return as_float(data[0])
     raise TypeError(f"expected a number, got {describe(v)}")
 
 
+def _shape(v: Any, n: int) -> list[int]:
+    """The shape of an array answer of n elements, checked before any arithmetic on it: a list of at
+    most MAX_ARRAY_DIMS plain ints, each at most MAX_ARRAY_ELEMENTS (math.prod of 90,000 18-digit
+    ints took 41 s); their product then costs at most 32 small multiplications."""
+    if type(v) is not list or len(v) > MAX_ARRAY_DIMS or \
+            not all(type(d) is int and 0 <= d <= MAX_ARRAY_ELEMENTS for d in v):
+        raise TypeError("array answer has an invalid shape")
+    size = 1
+    for d in v:
+        size *= d
+    if size != n:
+        raise TypeError("array answer has an inconsistent shape")
+    return v
+
+
 def as_array(v: Any):
-    """A probe array (from `plain`) as a numpy float array; raises TypeError with a readable reason."""
+    """A probe array (from `plain`) as a numpy float array; raises TypeError with a readable reason.
+    Sizes and types are checked before any work is done on the data."""
     import numpy as np
 
     if isinstance(v, dict) and "__array__" in v:
-        data = [as_float(x) for x in v["__array__"]]
-        shape = v.get("shape")
-        if not isinstance(shape, list) or math.prod(shape) != len(data):
-            raise TypeError("array answer has an inconsistent shape")
-        return np.array(data, dtype=float).reshape(shape)
-    if isinstance(v, list):
+        data = v["__array__"]
+        if type(data) is not list or len(data) > MAX_ARRAY_ELEMENTS:
+            raise TypeError(f"array answer is not a list of at most {MAX_ARRAY_ELEMENTS:,} numbers")
+        shape = _shape(v.get("shape"), len(data))
+        return np.array([as_float(x) for x in data], dtype=float).reshape(shape)
+    if type(v) is list:
+        if len(v) > MAX_ARRAY_ELEMENTS:
+            raise TypeError(f"a list of more than {MAX_ARRAY_ELEMENTS:,} numbers")
         return np.array([as_float(x) for x in v], dtype=float)
     return np.array(as_float(v), dtype=float)
 
 
+def _short_repr() -> reprlib.Repr:
+    r = reprlib.Repr()
+    r.maxstring = r.maxother = r.maxlong = 60
+    r.maxlist = r.maxdict = r.maxtuple = 6
+    r.maxlevel = 3
+    return r
+
+
+_REPR = _short_repr()
+
+
 def describe(v: Any) -> str:
+    """A short, bounded description of an answer for a message; never raises (reprlib caps the work
+    on long lists and huge ints)."""
     if isinstance(v, dict) and "__unconvertible__" in v:
-        return f"an object of type {v['__unconvertible__']}"
+        kind = v["__unconvertible__"]
+        return f"an object of type {kind[:80] if isinstance(kind, str) else _REPR.repr(kind)}"
     if isinstance(v, dict) and "__array__" in v:
-        return f"an array of shape {tuple(v.get('shape', ()))}"
-    return f"{type(v).__name__} {str(v)[:60]}"
+        shape = v.get("shape")
+        try:
+            return f"an array of shape {tuple(_shape(shape, len(v['__array__'])))}"
+        except TypeError:
+            return "an array with an invalid shape"
+    return f"{type(v).__name__} {_REPR.repr(v)}"[:80]

@@ -9,6 +9,7 @@ the honest students unchanged, the time within the limits' bound.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -49,11 +50,12 @@ def test_cases_are_well_formed():
     names = [c.name for c in CASES + CONTROLS]
     assert len(names) == len(set(names)) and not set(names) & set(corpus.HONEST)
     for c in CASES + CONTROLS:
-        assert c.group in {"read", "write", "patch", "liar", "resource", "network", "intake", "zip", "control"}
+        assert c.group in {"read", "write", "patch", "liar", "resource", "network", "intake", "zip", "isolation",
+                           "control"}
         assert c.expect.points in {"same", "at_most", "zero"}
         assert (c.group == "zip") == (re.fullmatch(r"zip[a-z]+", c.name) is not None)   # LMS usernames
     groups = {c.group for c in CASES}
-    assert groups == {"read", "write", "patch", "liar", "resource", "network", "intake", "zip"}
+    assert groups == {"read", "write", "patch", "liar", "resource", "network", "intake", "zip", "isolation"}
     assert sum(c.base is not None for c in CASES) >= 30
 
 
@@ -65,7 +67,7 @@ def test_every_case_builds_from_the_release(built, tiny_cfg):
     for case in CASES + CONTROLS:
         if case.group == "zip":
             continue
-        sub = read(folder / f"{case.name}.ipynb", tiny_cfg)
+        sub = read((work / "inputs" / "ordered" if case.ordered else folder) / f"{case.name}.ipynb", tiny_cfg)
         if Status.INVALID_NOTEBOOK in case.expect.status:
             assert sub.notebook_json is None, case.name
             assert re.search(case.expect.message, sub.problem, re.I), (case.name, sub.problem)
@@ -194,6 +196,56 @@ def test_judge_counts_escapes_gains_and_lost_rows():
     assert "vanished: 0 gradebook rows" in problems
     assert [c.split(":")[0] for c in controls] == ["control_leak", "control_leak"]       # seen, not counted
     assert {o.case: o.gained for o in outcomes}["greedy"] == 1.0
+
+
+def test_judge_holds_cases_to_their_time_and_cpu_bounds():
+    cases = [hostile.Case("slow_judge", "liar", "", "a", lambda ctx: None, hostile.Expect(judge_s=5.0)),
+             hostile.Case("costly_watch", "resource", "", "a", lambda ctx: None, hostile.Expect(supervisor_cpu_s=1.0)),
+             hostile.Case("cheap", "resource", "", "a", lambda ctx: None,
+                          hostile.Expect(judge_s=5.0, supervisor_cpu_s=1.0))]
+    solo = {"honest_a": result("honest_a", {"p": 1.0}), "honest_b": result("honest_b", {"p": 0.0})}
+    rows = {k: [v] for k, v in solo.items()}
+    for name, timings in (("slow_judge", {"judge": 41.0}), ("costly_watch", {"supervisor (CPU)": 17.7}),
+                          ("cheap", {"judge": 1.0, "supervisor (CPU)": 0.01})):
+        rows[name] = [dataclasses.replace(result(name, {"p": 1.0}), timings={"sandbox": 5.0, **timings})]
+    _, _, problems, _, _, _ = corpus.judge_corpus(cases, rows, solo, SECRET, 100.0)
+    assert problems == ["slow_judge: judging its answers took 41.0 s, above its bound of 5 s",
+                        "costly_watch: the trusted side spent 17.7 s of CPU watching its run, above 1 s"]
+
+
+def test_ordered_cases_run_store_before_take_outside_the_batch(built):
+    b, work = built
+    keys = [s.key for s in b.ordered]
+    assert keys == [c.name for c in CASES if c.ordered == 1] + [c.name for c in CASES if c.ordered == 2]
+    assert {"keyring_store", "keyring_take", "state_store", "state_take"} <= set(keys)
+    assert not any((work / "inputs" / "notebooks" / f"{k}.ipynb").exists() for k in keys)
+
+
+def test_keyring_cells_detect_a_hand_over_without_the_filter(tmp_path):
+    """The detector is not blind: outside the sandbox (no seccomp filter), under a throwaway uid, the
+    store cell reports its key and the take cell, in a second process of the same uid, finds it."""
+    import shutil
+    import subprocess
+    import sys
+
+    from gradekit.hostile_trust import KEYRING_STORE, KEYRING_TAKE
+
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to switch to a throwaway uid")
+    uid = 64000 + os.getpid() % 900
+    ctx, _, _ = ctx_for(tmp_path)
+    as_uid = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", sys.executable, "-I", "-c"]
+    clear = ("import ctypes;c=ctypes.CDLL(None);c.syscall.restype=ctypes.c_long;"
+             "[c.syscall(%d, 7, ctypes.c_int(r)) for r in (-4, -5)]" % {"aarch64": 219}.get(os.uname().machine, 250))
+    try:
+        stored = subprocess.run(as_uid + ["def perceptron(*a):\n    return 1\n" + ctx.cell(KEYRING_STORE)],
+                                capture_output=True, text=True, timeout=60, cwd="/")
+        taken = subprocess.run(as_uid + ["def perceptron(*a):\n    return 1\n" + ctx.cell(KEYRING_TAKE)],
+                               capture_output=True, text=True, timeout=60, cwd="/")
+    finally:
+        subprocess.run(as_uid + [clear], capture_output=True, timeout=60, cwd="/")
+    assert "LEAKED add_key stored key" in stored.stderr, stored.stderr[-500:]
+    assert "LEAKED the previous run's key in the user keyring" in taken.stderr, taken.stderr[-500:]
 
 
 def test_listeners_see_a_connection():

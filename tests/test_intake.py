@@ -454,3 +454,50 @@ def test_match_roster_ambiguous_cid_is_not_matched():
     out, missing = match_roster([sub("a", 1111111), sub("b", 1111111), sub("c", None)], roster)
     assert [s.flags for s in out] == [("not_on_roster", "duplicate_cid")] * 2 + [("not_on_roster",)]
     assert missing == list(roster.entries)
+
+
+# -- one file never aborts the batch; a huge one costs little (issue 12, item 4) ---------------------
+
+_DEEP = "_deep = " + "-" * 20000 + "1"        # CPython's parser raises MemoryError on it, not SyntaxError
+
+
+def test_an_expression_too_deep_to_parse_next_to_the_cid(tmp_path):
+    sub = read_nb(tmp_path, notebook(details() + _DEEP))
+    assert sub.notebook_json is not None
+    assert sub.identity.cid == 1234567 and sub.identity.name == "Ada Lovelace"
+    assert "cid_cell_syntax_error" in sub.flags
+    assert "too deeply nested" in sub.identity.cid_problem and "line None" not in sub.identity.cid_problem
+
+
+def test_a_cid_too_deep_to_parse_is_no_cid():
+    ident = read_identity(notebook("CID = " + "-" * 20000 + "1"), PLACEHOLDER)
+    assert ident.cid is None and "computed" in ident.cid_problem
+
+
+@pytest.mark.parametrize("exc", [MemoryError(), RecursionError("maximum recursion depth exceeded"), KeyError("x")])
+def test_any_failure_while_reading_one_file_is_that_files_row(tmp_path, monkeypatch, exc):
+    import gradekit.intake.notebook as nbmod
+
+    def boom(*a, **k):
+        raise exc
+
+    monkeypatch.setattr(nbmod, "scan_identity", boom)
+    sub = read_nb(tmp_path, notebook(details()))
+    assert sub.notebook_json is None
+    assert type(exc).__name__ in sub.problem and "ask a TA" in sub.problem
+
+
+def test_a_notebook_of_too_many_cells_is_refused_before_any_per_cell_work(tmp_path):
+    from gradekit.intake.notebook import MAX_CELLS
+
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": "t"}] * 290_000
+    path = write(tmp_path, json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}))
+    t0 = time.process_time()
+    sub = read(path)
+    cpu = time.process_time() - t0
+    assert sub.notebook_json is None
+    assert "290,000 cells" in sub.problem and f"{MAX_CELLS:,}" in sub.problem
+    assert cpu < 6.0, cpu                     # the JSON parse only (was 17.6 s through nbformat)
+    cells = [new_markdown_cell("t") for _ in range(MAX_CELLS - 1)] + [new_code_cell(details())]
+    ok = read_nb(tmp_path, new_notebook(cells=cells))
+    assert ok.notebook_json is not None and ok.identity.cid == 1234567

@@ -461,3 +461,85 @@ def test_private_tmp_is_mounted_before_the_python_binds(tmp_path):
     for root in _python_roots():
         bind_at = next(i for i, a in enumerate(argv) if a == "--ro-bind" and argv[i + 1] == root)
         assert tmp_at < bind_at, root
+
+
+# -- nothing survives a run (issue 12, item 3) -------------------------------------------------------
+
+_SYSCALL = ("import ctypes, os, platform\n"
+            "_libc = ctypes.CDLL(None, use_errno=True)\n_libc.syscall.restype = ctypes.c_long\n"
+            "_NR = {'x86_64': (248, 250), 'aarch64': (217, 219)}[platform.machine()]   # add_key, keyctl\n")
+_LEAVE_STATE = _SYSCALL + r'''
+import socket, subprocess, sys
+left = {}
+r = _libc.syscall(_NR[0], b"user", b"gk-handover", b"a sweep", 7, ctypes.c_int(-4))   # the user keyring
+left["add_key"] = [r, ctypes.get_errno()]
+r = _libc.syscall(_NR[1], 0, ctypes.c_int(-3), 1)                                       # the session keyring
+left["keyctl"] = [r, ctypes.get_errno()]
+_libc.shmget.restype = ctypes.c_int
+left["shm"] = _libc.shmget(0x6b6579, 4096, 0o1666) >= 0                                 # IPC_CREAT | 0666
+left["msg"] = _libc.msgget(0x6b6579, 0o1666) >= 0
+open("/dev/shm/gk-handover", "w").write("x")
+open("/tmp/gk-handover", "w").write("x")
+# an abstract socket, held by a process that tries to outlive the run
+subprocess.Popen([sys.executable, "-c", "import socket,time,os;os.setsid();s=socket.socket(socket.AF_UNIX);"
+                  "s.bind('\\0gk-handover');s.listen(1);time.sleep(600)"], start_new_session=True)
+'''
+_LOOK_FOR_STATE = _SYSCALL + r'''
+import socket
+found = []
+r = _libc.syscall(_NR[1], 10, ctypes.c_int(-4), 0, 0)        # KEYCTL_SEARCH would need a key id: list @u
+if r >= 0:
+    found.append("keyctl answered")
+if "gk-handover" in open("/proc/keys").read():
+    found.append("a key in /proc/keys")
+for what in ("shm", "msg", "sem"):
+    if "6b6579" in open("/proc/sysvipc/" + what).read().lower() or "7038329" in open("/proc/sysvipc/" + what).read():
+        found.append("SysV " + what)
+for path in ("/dev/shm/gk-handover", "/tmp/gk-handover"):
+    if os.path.exists(path):
+        found.append(path)
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect("\0gk-handover")
+    found.append("the abstract socket")
+except OSError:
+    pass
+'''
+
+
+@needs_bwrap
+def test_nothing_a_run_leaves_reaches_the_next_run_in_the_same_slot():
+    first = run(notebook(_LEAVE_STATE), [expr_probe("left", "left")])
+    assert first.status is Status.GRADED, first.message
+    left = first.probes["left"].value
+    assert left["add_key"] == [-1, errno.ENOSYS] and left["keyctl"] == [-1, errno.ENOSYS], left
+    assert left["shm"] and left["msg"], left                # they were made, in the run's own IPC namespace
+    second = run(notebook(_LOOK_FOR_STATE), [expr_probe("found", "found")])
+    assert second.status is Status.GRADED, second.message
+    assert second.probes["found"].value == []
+    assert slot_processes() == []
+
+
+@needs_bwrap
+def test_a_notebook_flooding_the_runners_stdout_costs_the_supervisor_nothing():
+    flood = ("import os, sys, threading, time\n_fd = sys.stdout._original_stdstream_copy\n"
+             "def _flood():\n    chunk = b'x' * 65536\n    end = time.monotonic() + 8\n"
+             "    while time.monotonic() < end:\n        try:\n            os.write(_fd, chunk)\n"
+             "        except OSError:\n            pass\n"
+             "threading.Thread(target=_flood, daemon=True).start()\nos.write(1, b'fd 1 too')")
+    r = run(notebook(flood, "import time\ntime.sleep(9)", "y = 7"), [expr_probe("y", "y")],
+            limits=Limits(cell_timeout_s=20, notebook_timeout_s=60, probe_timeout_s=5, memory_mb=1024,
+                          max_processes=48))
+    assert r.status is Status.GRADED, r.message
+    assert statuses(r) == ["ok", "ok", "ok"] and r.probes["y"].value == 7
+    assert r.supervisor_cpu_s < 1.0, r.supervisor_cpu_s     # 17.7 s for a 60 s flood when the pipe was read
+
+
+@needs_bwrap
+def test_a_folder_chain_thousands_deep_is_removed(tmp_path):
+    chain = ("import os\nfor _ in range(3000):\n    os.mkdir('d')\n    os.chdir('d')\n"
+             "os.chmod('.', 0)\nos.chdir('/job')\ndepth = 3000")
+    r = run(notebook(chain), [expr_probe("depth", "depth")], workdir=tmp_path)
+    assert r.status is Status.GRADED, r.message
+    assert r.probes["depth"].value == 3000
+    assert list(tmp_path.iterdir()) == []

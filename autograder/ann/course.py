@@ -206,8 +206,13 @@ def make_probes(profile: Mapping[str, Any], rng: np.random.Generator) -> list[Pr
     ]
 
 
+MAX_SWEEP_ENTRIES = 1000          # what SWEEP_PROBE sends at most
+
+
 def student_sweep(value: Any) -> dict[float, float]:
-    """The student's lr_results from the sweep probe as {rate: loss}; TypeError says what is wrong."""
+    """The student's lr_results from the sweep probe as {rate: loss}; TypeError says what is wrong.
+    Every odd answer (a key of 10 ** 400, a pair that is not a pair, 10,000 entries) is a TypeError
+    with a sentence for the student, checked before anything is computed from it."""
     from gradekit.api import as_float, describe
 
     if not isinstance(value, dict):
@@ -218,8 +223,13 @@ def student_sweep(value: Any) -> dict[float, float]:
                         "lr_results (printing them is not enough)")
     if not isinstance(raw, list):
         raise TypeError(f"`lr_results` should be a dict, but it is {describe(raw)}")
+    if len(raw) > MAX_SWEEP_ENTRIES:
+        raise TypeError(f"`lr_results` has {len(raw):,} entries; it should have one per learning rate")
     out: dict[float, float] = {}
-    for k, v in raw:
+    for item in raw:
+        if type(item) is not list or len(item) != 2:   # the probe sends [rate, loss] pairs; a forged one may not
+            raise TypeError(f"`lr_results` should map each learning rate to a loss, found {describe(item)}")
+        k, v = item
         try:
             rate = as_float(k)
         except TypeError:
@@ -331,7 +341,7 @@ def feedback_extras(probes: Mapping[str, Any], profile: Mapping[str, Any], cid: 
     if sweep is not None and sweep.status == "ok":
         try:
             student = student_sweep(sweep.value)
-        except TypeError:
+        except TypeError:          # the checks tell the student why; the page just has no sweep plot
             student = None
         if student:
             # Rates the checks did not compare (not in learning_rates, no CID) are None: "not checked".

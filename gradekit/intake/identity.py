@@ -126,7 +126,7 @@ def _assignments_regex(src: str, cell: int, cell_type: str) -> list[_Assign]:
         for candidate in (rhs, rhs.split("#", 1)[0].strip()):
             try:
                 expr = ast.parse(candidate, mode="eval").body
-            except (SyntaxError, ValueError):
+            except Exception:  # noqa: BLE001 - SyntaxError, and MemoryError/RecursionError when too deep
                 continue
             kind, value = _classify(expr, var, candidate)
             found.append(_Assign(var, cell, cell_type, kind, value, candidate, _shorten(m.group(0))))
@@ -142,10 +142,15 @@ def _assignments_regex(src: str, cell: int, cell_type: str) -> list[_Assign]:
 
 
 def _parse(src: str) -> ast.Module | SyntaxError:
+    """The cell's syntax tree, or the SyntaxError that stops Python running it.  An expression nested
+    thousands deep (``-------...1``) makes CPython's parser raise MemoryError or RecursionError, not
+    SyntaxError: the kernel cannot run that cell either, so it is a syntax error here too."""
     try:
         return ast.parse(src)
     except (SyntaxError, ValueError) as e:
         first_error = e if isinstance(e, SyntaxError) else SyntaxError(str(e))
+    except (MemoryError, RecursionError) as e:
+        first_error = SyntaxError(f"too deeply nested to parse ({type(e).__name__})")
     if re.search(r"^\s*[%!]", src, re.M):       # IPython magics / shell escapes: translate, retry
         try:
             from IPython.core.inputtransformer2 import TransformerManager
@@ -254,8 +259,8 @@ def scan_identity(nb: Mapping[str, Any], cid_placeholder: int) -> tuple[Identity
                        f"change that cell back to a code cell.")
         elif "cid_cell_syntax_error" in flags:
             e = errors[last.cell]
-            problem = (f"The cell that sets CID has a syntax error ({e.msg}, line {e.lineno}), "
-                       f"so it does not run: fix it.")
+            where = f", line {e.lineno}" if e.lineno else ""
+            problem = f"The cell that sets CID has a syntax error ({e.msg}{where}), so it does not run: fix it."
         elif "cid_several_values" in flags:
             shown = ", ".join(str(v) for v in values)
             problem = (f"CID is set several times to different values ({shown}); the last one, {cid}, "

@@ -15,6 +15,10 @@ Why this recipe (run as root, no user namespace):
 * ``setpriv`` drops to a per-slot *real* uid (61000 + slot) with no capabilities and no_new_privs.
   A real unprivileged uid is what makes RLIMIT_NPROC bind (it does not for root, or for root inside
   a user namespace); ``prlimit`` sets the address-space, process, file-size and core limits.
+* A seccomp filter (:mod:`.syscalls`, bubblewrap's ``--seccomp``) refuses the kernel keyring calls:
+  keyrings belong to the uid, not to any namespace, and would carry data from one run of a slot to
+  the next.  IPC objects (``--unshare-ipc``), abstract sockets (``--unshare-net``), /tmp and /dev/shm
+  (fresh tmpfs) and processes (pid namespace) end with the run.
 * ``--unshare-net``: only a loopback interface exists inside (bwrap brings it up; the kernel talks
   to the runner over unix sockets anyway).  ``--die-with-parent`` plus the pid namespace means
   killing bwrap kills every process the student started.
@@ -33,6 +37,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -50,6 +55,7 @@ from .recipe import (EXECUTED_NOTEBOOK_BYTES, FIX_HINT, INTERRUPT_GRACE_S, JOB_I
                      NOTEBOOK_NAME, OUTSIDE_MARGIN_S, RUNNER, RUNNER_IN_SANDBOX, SLOT_UID_BASE, _bwrap_argv,
                      _limit_argv, _mpl_cache, sandbox_self_test)
 from .supervise import _supervise
+from .syscalls import filter_fd
 
 __all__ = ["run_notebook", "sandbox_self_test", "remove_tree", "SLOT_UID_BASE", "OUTSIDE_MARGIN_S", "FIX_HINT"]
 
@@ -76,7 +82,7 @@ def run_notebook(notebook_json: str, probes: Sequence[ProbeSpec], job_files: Map
             raise SandboxUnavailable(reason)
     probes = list(probes)
     root = Path(tempfile.mkdtemp(prefix="gradekit-job-", dir=workdir))
-    group = None
+    group, seccomp_fd = None, None
     try:
         job = root / "job"
         job.mkdir()
@@ -90,7 +96,8 @@ def run_notebook(notebook_json: str, probes: Sequence[ProbeSpec], job_files: Map
             plan["mpl_cache"] = MPL_CACHE_IN_SANDBOX if sandboxed else mpl
         if sandboxed:
             _chown_tree(job, uid)
-            argv = _bwrap_argv(job, uid, limits, mpl) + [sys.executable, "-I", RUNNER_IN_SANDBOX]
+            seccomp_fd = filter_fd()       # no kernel keyrings: they would outlive the run (see .syscalls)
+            argv = _bwrap_argv(job, uid, limits, mpl, seccomp_fd) + [sys.executable, "-I", RUNNER_IN_SANDBOX]
             # CPU, processes and memory capped for the whole sandbox, so that it cannot starve the
             # runs next to it (see gradekit.cgroups); unconfined where the machine has no cgroups for us
             group = RunGroup.create(f"slot{slot}", max_processes=limits.max_processes, memory_mb=limits.memory_mb)
@@ -106,12 +113,15 @@ def run_notebook(notebook_json: str, probes: Sequence[ProbeSpec], job_files: Map
             cwd = str(job)
         wall = plan["notebook_timeout_s"] + sum(p["timeout_s"] for p in plan["probes"]) + OUTSIDE_MARGIN_S
         try:
-            run = _supervise(argv, env, cwd, json.dumps(plan).encode(), wall, len(probes), sandboxed)
+            run = _supervise(argv, env, cwd, json.dumps(plan).encode(), wall, len(probes), sandboxed,
+                             pass_fds=() if seccomp_fd is None else (seccomp_fd,))
         except OSError as e:
             return ExecutionReport(Status.ERROR, f"could not start the runner: {e}; {FIX_HINT}",
                                    seconds=time.monotonic() - t0)
         return _report(run, probes, limits, wall, time.monotonic() - t0, cell_labels(notebook_json), budget)
     finally:
+        if seccomp_fd is not None:
+            os.close(seccomp_fd)
         if group is not None:
             group.remove()
         remove_tree(root)
@@ -163,12 +173,17 @@ def _chown_tree(top: Path, uid: int) -> None:
 
 
 def remove_tree(root: Path) -> None:
-    """Delete the job folder whatever the student did to it (modes, odd files)."""
-    def fix(func, path, exc):  # noqa: ARG001 - rmtree's onerror signature
-        try:
-            os.chmod(path, 0o700)
-            func(path)
-        except OSError:
-            pass
-    shutil.rmtree(root, onerror=fix)
-
+    """Delete the job folder whatever the student left in it: modes, links, fifos, a folder chain
+    thousands deep.  Python 3.11's shutil.rmtree recurses (RecursionError at ~1,000 levels) and a
+    path-based walk hits PATH_MAX; coreutils' ``rm`` walks iteratively with directory fds and never
+    follows links.  ``chmod -R u+rwx`` first (it ignores links), for when we are not root and the
+    student took the permissions away.  A folder that still exists afterwards is a grader fault:
+    RuntimeError, never a silent leak."""
+    for argv in (["rm", "-rf", "--one-file-system", "--", str(root)],
+                 ["chmod", "-R", "u+rwx", "--", str(root)], ["rm", "-rf", "--one-file-system", "--", str(root)]):
+        if not os.path.lexists(root):
+            return
+        subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       check=False)
+    if os.path.lexists(root):
+        raise RuntimeError(f"the job folder {root} could not be removed")

@@ -95,7 +95,8 @@ def _report(run: _Run, probes: list[ProbeSpec], limits: Limits, wall: float, sec
     message = "; ".join(parts[:5]) + (f"; (+{len(parts) - 5} more)" if len(parts) > 5 else "")
     return ExecutionReport(status=status, message=message, cells=ordered, probes=results,
                            seconds=round(seconds, 3), log_tail=_log_tail(run.log, 20),
-                           notebook=_executed_notebook(notebook_parts, ordered))
+                           notebook=_executed_notebook(notebook_parts, ordered),
+                           supervisor_cpu_s=round(run.supervisor_cpu_s, 3))
 
 
 def _executed_notebook(parts: list[dict], cells: tuple[CellRun, ...]) -> str | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..config import Limits
 from ..probes import MAX_PROBE_BYTES
+from .syscalls import FilterUnavailable, filter_fd, filter_program
 
 RUNNER = Path(__file__).resolve().parent.parent / "kernel_runner.py"
 RUNNER_IN_SANDBOX = "/opt/gradekit/kernel_runner.py"
@@ -32,6 +33,7 @@ EVENT_LINE_BYTES = 6 * MAX_PROBE_BYTES + 65536   # one probe answer, JSON-escape
 EVENTS_BASE_BYTES = 8 << 20
 LOG_TAIL_BYTES = 64 << 10
 EXECUTED_NOTEBOOK_BYTES = 8 << 20  # the notebook as it ran, handed back for staff: at most this size
+LOG_READ_BYTES = 1 << 20          # of the runner's stdout/stderr, then it is no longer read
 SYSTEM_DIRS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc")
 
 FIX_HINT = ("install bubblewrap (`apt-get install bubblewrap`) and run gradekit as root, or grade without "
@@ -66,7 +68,10 @@ def _limit_argv(limits: Limits) -> list[str]:
             f"--fsize={FSIZE_BYTES}", "--core=0", "--"]
 
 
-def _bwrap_argv(job: Path, uid: int, limits: Limits, mpl_cache: str | None = None) -> list[str]:
+def _bwrap_argv(job: Path, uid: int, limits: Limits, mpl_cache: str | None = None,
+                seccomp_fd: int | None = None) -> list[str]:
+    """The command line; ``seccomp_fd`` holds the syscall filter (gradekit.sandbox.syscalls), which
+    the caller passes to bubblewrap (``pass_fds``)."""
     venv_bin = os.path.join(sys.prefix, "bin")
     argv = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "gradekit",
@@ -98,8 +103,10 @@ def _bwrap_argv(job: Path, uid: int, limits: Limits, mpl_cache: str | None = Non
              "--chdir", JOB_IN_SANDBOX, "--clearenv",
              "--setenv", "HOME", JOB_IN_SANDBOX,
              "--setenv", "PATH", f"{venv_bin}:/usr/bin:/bin",
-             "--setenv", "LANG", "C.UTF-8",
-             "--"]
+             "--setenv", "LANG", "C.UTF-8"]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
+    argv += ["--"]
     argv += _limit_argv(limits)
     argv += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
              "--inh-caps=-all", "--bounding-set=-all"]
@@ -150,8 +157,9 @@ _SELF_TEST_LOCK = threading.Lock()
 def sandbox_self_test() -> str | None:
     """None when the sandbox works on this machine, else the reason (cached per process).
 
-    Starts the real recipe once (bubblewrap, prlimit, setpriv, this interpreter) and checks the
-    process inside runs as the slot's uid without network interfaces other than loopback.
+    Starts the real recipe once (bubblewrap, prlimit, setpriv, this interpreter, the syscall filter)
+    and checks the process inside runs as the slot's uid without network interfaces other than
+    loopback, and that the keyring calls are refused.
     """
     with _SELF_TEST_LOCK:
         if "result" not in _SELF_TEST:
@@ -165,24 +173,43 @@ def _self_test() -> str | None:
         return f"{', '.join(missing)} not found; {FIX_HINT}"
     if os.geteuid() != 0:
         return f"the sandbox switches to a per-slot uid and so needs root (running as uid {os.geteuid()}); {FIX_HINT}"
-    probe = ("import os,socket;print(os.getuid(),os.geteuid(),"
-             "','.join(sorted(n for _,n in socket.if_nameindex())),os.access(%r,os.R_OK))" % RUNNER_IN_SANDBOX)
+    try:
+        filter_program()                          # FilterUnavailable without libseccomp/pyseccomp
+        keyctl_nr = _keyctl_number()
+        seccomp_fd = filter_fd()
+    except (FilterUnavailable, OSError) as e:
+        return f"{e}; install them (`apt-get install libseccomp2`, `pip install pyseccomp`)"
+    # keyctl(KEYCTL_GET_KEYRING_ID, session) must fail with ENOSYS (38) under the filter
+    probe = ("import os,socket,ctypes;c=ctypes.CDLL(None,use_errno=True);c.syscall.restype=ctypes.c_long;"
+             "k=c.syscall(%d,0,ctypes.c_int(-3),0);print(os.getuid(),os.geteuid(),"
+             "','.join(sorted(n for _,n in socket.if_nameindex())),os.access(%r,os.R_OK),k,ctypes.get_errno())"
+             % (keyctl_nr, RUNNER_IN_SANDBOX))
     root = Path(tempfile.mkdtemp(prefix="gradekit-selftest-"))
     try:
         job = root / "job"
         job.mkdir()
         os.chown(job, SLOT_UID_BASE, SLOT_UID_BASE)
-        argv = _bwrap_argv(job, SLOT_UID_BASE, Limits(memory_mb=1024, max_processes=64)) + \
+        argv = _bwrap_argv(job, SLOT_UID_BASE, Limits(memory_mb=1024, max_processes=64), seccomp_fd=seccomp_fd) + \
             [sys.executable, "-I", "-c", probe]
         try:
-            p = subprocess.run(argv, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+            p = subprocess.run(argv, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+                               pass_fds=(seccomp_fd,))
         except (OSError, subprocess.TimeoutExpired) as e:
             return f"bubblewrap did not run: {e}; {FIX_HINT}"
         want = f"{SLOT_UID_BASE} {SLOT_UID_BASE} lo True"
-        if p.returncode != 0 or p.stdout.strip() != want:
+        if p.returncode == 0 and p.stdout.startswith(want + " ") and p.stdout.strip() != f"{want} -1 38":
+            return f"the seccomp filter did not refuse keyctl (got {p.stdout.split()[-2:]}); {FIX_HINT}"
+        if p.returncode != 0 or p.stdout.strip() != f"{want} -1 38":
             err = (p.stderr.strip().splitlines() or ["no error output"])[-1]
             return f"bubblewrap self-test failed (exit {p.returncode}: {err}); {FIX_HINT}"
         return None
     finally:
+        os.close(seccomp_fd)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _keyctl_number() -> int:
+    import pyseccomp
+
+    return pyseccomp.resolve_syscall(pyseccomp.system_arch(), "keyctl")
 

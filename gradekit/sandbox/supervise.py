@@ -11,7 +11,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-from .recipe import EVENT_LINE_BYTES, EVENTS_BASE_BYTES, EXECUTED_NOTEBOOK_BYTES, LOG_TAIL_BYTES
+from .recipe import EVENT_LINE_BYTES, EVENTS_BASE_BYTES, EXECUTED_NOTEBOOK_BYTES, LOG_READ_BYTES, LOG_TAIL_BYTES
 
 
 @dataclass
@@ -21,22 +21,29 @@ class _Run:
     killed_outside: bool = False
     events_truncated: bool = False
     log: bytes = b""
+    log_bytes: int = 0                 # read from the runner's stdout/stderr (at most LOG_READ_BYTES)
+    log_truncated: bool = False        # more was offered: no longer read
+    supervisor_cpu_s: float = 0.0      # this thread's CPU time for the whole run (the trusted side's cost)
 
 
 
 def _supervise(argv: list[str], env: dict[str, str], cwd: str, plan: bytes, wall: float,
-               n_probes: int, sandboxed: bool) -> _Run:
-    """Start the runner, feed the plan, collect events and the log tail, kill it at the wall limit.
+               n_probes: int, sandboxed: bool, pass_fds: tuple[int, ...] = ()) -> _Run:
+    """Start the runner, feed the plan, collect events and the log's start, kill it at the wall limit.
 
-    Everything is read in this thread with a selector, and every buffer is capped, so a runner
-    that floods its pipes costs CPU time, not memory.
+    Everything is read in this thread with a selector, and every buffer is capped.  The log (the
+    runner's stdout/stderr: its own warnings, bubblewrap's errors) is read up to LOG_READ_BYTES and
+    then no more: a runner that floods it blocks itself, and costs this trusted process nothing.  The
+    kernel's and the student's processes do not share that pipe (kernel_runner gives the kernel a
+    file in the sandbox's /tmp), so a flood from a notebook never stalls the runner's events.
     """
+    cpu0 = time.thread_time()
     ev_r, ev_w = os.pipe()
     run = _Run()
     events_cap = EVENTS_BASE_BYTES + n_probes * EVENT_LINE_BYTES + 6 * EXECUTED_NOTEBOOK_BYTES
     try:
         proc = subprocess.Popen(argv + ["--events-fd", str(ev_w)], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(ev_w,),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(ev_w, *pass_fds),
                                 env=env, cwd=cwd, start_new_session=True)
     except BaseException:
         os.close(ev_r)
@@ -90,9 +97,13 @@ def _supervise(argv: list[str], env: dict[str, str], cwd: str, plan: bytes, wall
                     sel.unregister(fd)
                     continue
                 if key.data == "log":
-                    log += chunk
+                    log += chunk[:LOG_READ_BYTES - run.log_bytes]
+                    run.log_bytes += len(chunk)
                     if len(log) > 2 * LOG_TAIL_BYTES:
                         del log[:-LOG_TAIL_BYTES]
+                    if run.log_bytes >= LOG_READ_BYTES:
+                        run.log_truncated = True
+                        sel.unregister(fd)      # kept open: a writer now blocks instead of getting EPIPE
                     continue
                 ev_buf += chunk
                 while True:
@@ -133,6 +144,7 @@ def _supervise(argv: list[str], env: dict[str, str], cwd: str, plan: bytes, wall
         os.close(ev_r)
     run.returncode = proc.returncode
     run.log = bytes(log[-LOG_TAIL_BYTES:])
+    run.supervisor_cpu_s = time.thread_time() - cpu0
     return run
 
 
