@@ -47,19 +47,21 @@ def graded(tmp_path_factory, tiny_cfg, make_student, variants):
     checks = base / "checks"
     shutil.copytree(tiny_cfg.checks, checks, ignore=shutil.ignore_patterns("__pycache__"))
     cfg = tiny_cfg.with_(checks=checks, sandbox=False, limits=replace(tiny_cfg.limits, cell_timeout_s=15))
-    full = make_student(full=True)
+    cids = {"alice": 1200001, "bob": 1200002, "carol": 1200003, "dave": 7654321}
     cases = {
-        "alice": with_payload_cells(full),
-        "bob": variants.sigmoid_not_vectorised(full),
-        "carol": variants.cnn_wrong_sizes(full),
-        "dave": make_student(cid=7654321),            # the untouched release: zero on most parts
+        "alice": with_payload_cells(make_student(full=True, cid=cids["alice"])),
+        "bob": variants.sigmoid_not_vectorised(make_student(full=True, cid=cids["bob"])),
+        "carol": variants.cnn_wrong_sizes(make_student(full=True, cid=cids["carol"])),
+        "dave": make_student(cid=cids["dave"]),       # the untouched release: zero on most parts
     }
     subs = base / "subs"
     subs.mkdir()
     for key, nb in cases.items():
         nbformat.write(nb, subs / f"{key}.ipynb")
+    roster = base / "roster.csv"             # identities a TA can upload (a plain folder's keys are file names)
+    roster.write_text("Username,Name,CID\n" + "".join(f"{k},Test Student,{c}\n" for k, c in cids.items()))
     out = base / "out"
-    grade_batch(cfg, [subs], out, workers=2, progress=False)
+    grade_batch(cfg, [subs], out, roster=roster, workers=2, progress=False)
     return cfg, subs, out
 
 
@@ -215,11 +217,11 @@ def test_grade_takes_the_fast_path_when_only_checks_changed(cohort, no_kernel):
 
     cfg, subs, out, checks = cohort
     fix_sigmoid_check(checks)
-    text = grade_batch(cfg, [subs], out, workers=2, progress=False)
+    text = grade_batch(cfg, [subs], out, roster=subs.parent / "roster.csv", workers=2, progress=False)
     assert text.startswith("graded 0 new or changed submission(s), 0 unchanged (skipped), 4 re-judged from their "
                            "stored answers"), text
     assert gradebook(out).loc["bob", "sigmoid"] == 2
-    text = grade_batch(cfg, [subs], out, workers=2, progress=False)
+    text = grade_batch(cfg, [subs], out, roster=subs.parent / "roster.csv", workers=2, progress=False)
     assert "4 unchanged (skipped), 0 re-judged" in text
 
 
@@ -244,7 +246,7 @@ def test_override_shows_in_gradebook_feedback_history_and_survives_rejudge(cohor
                                            "old": before.loc["carol", "simple_cnn"], "new": 1.5}]
     page = (out / "feedback" / "carol.html").read_text()
     assert "regrade request #12: layer sizes from the text" in page and "Changed by the teaching team" in page
-    upload = (out / "blackboard_upload.xls").read_text()
+    upload = (out / "blackboard_upload.xls").read_text(encoding="utf-16")
     assert f"carol\t{after.loc['carol', 'total']:g}" in upload
     # the override survives a later re-judge after a check fix
     fix_sigmoid_check(checks)
@@ -282,7 +284,7 @@ def test_bad_override_is_refused_and_nothing_is_written(cohort, no_kernel):
             return [r.to_json() for r in store.all()], {k: store.history(k) for k in store.keys()}
 
     files, results = outputs(), stored()
-    for run in (lambda: rejudge_batch(cfg, out), lambda: grade_batch(cfg, [subs], out, workers=1, progress=False)):
+    for run in (lambda: rejudge_batch(cfg, out), lambda: grade_batch(cfg, [subs], out, roster=subs.parent / "roster.csv", workers=1, progress=False)):
         with pytest.raises(OverrideError) as e:
             run()
         msg = str(e.value)
