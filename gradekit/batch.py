@@ -12,6 +12,8 @@ from pathlib import Path
 from .config import Config
 from .model import Status, Submission, SubmissionResult
 
+MISTAKES_CSV = "mistakes.csv"
+
 
 def _progress(total: int, enabled: bool):
     from tqdm import tqdm
@@ -39,9 +41,23 @@ def collect_submissions(cfg: Config, inputs: list[Path], workdir: Path, roster: 
     return subs, list(intake.skipped), missing_results
 
 
+def _integrity_pass(results, subs, course, out_dir: Path):
+    """integrity.csv from the stored results and the submitted notebooks.  Advice for staff: a failure
+    leaves (None, reason) and every mark and other output as they are."""
+    from .integrity import course_evidence, write_integrity_csv
+
+    try:
+        rows = course_evidence(results, {s.key: s.notebook_json for s in subs}, course)
+        write_integrity_csv(rows, out_dir)
+        return rows, None
+    except Exception as e:  # noqa: BLE001 - see the docstring
+        return None, f"{type(e).__name__}: {e}"
+
+
 def grade_batch(cfg: Config, inputs: list[Path], out_dir: Path, *, roster: Path | None = None,
                 workers: int = 1, scheduler: str | None = None, progress: bool = True) -> str:
-    from .gradebook import to_dataframe, write_gradebook, write_lms_upload
+    from .gradebook import mistakes_frame, to_dataframe, write_csv, write_gradebook, write_lms_upload
+    from .integrity import INTEGRITY_CSV
     from .grading import Course
     from .ordering import longest_first
     from .report import write_all_feedback, write_class_report
@@ -86,12 +102,14 @@ def grade_batch(cfg: Config, inputs: list[Path], out_dir: Path, *, roster: Path 
     t_report = time.perf_counter()
     df = to_dataframe(results, parts=course.parts)
     write_gradebook(df, out_dir)
+    write_csv(mistakes_frame(results), out_dir / MISTAKES_CSV)
+    integrity, integrity_problem = _integrity_pass(results, subs, course, out_dir)
     max_total = max((r.max_total for r in results), default=0.0)
     write_lms_upload(df, out_dir, assignment=cfg.assignment, points_possible=max_total, column_id=None)
     write_all_feedback(results, out_dir, assignment=cfg.assignment, workers=workers)
     timings = {"intake": t_intake, "grading (all workers, wall)": t_grading,
                "gradebook + feedback (wall)": time.perf_counter() - t_report}
-    write_class_report(results, df, out_dir, assignment=cfg.assignment, timings=timings)
+    write_class_report(results, df, out_dir, assignment=cfg.assignment, timings=timings, integrity=integrity)
 
     lines = [f"graded {len(todo)} new or changed submission(s), {len(subs) - len(todo)} unchanged (skipped), "
              f"{len(missing)} on the roster without a submission; {len(skipped)} input file(s) skipped"]
@@ -99,5 +117,9 @@ def grade_batch(cfg: Config, inputs: list[Path], out_dir: Path, *, roster: Path 
         lines.append(f"  skipped {name}: {reason}")
     lines.append(f"gradebook: {out_dir / 'gradebook.csv'}  report: {out_dir / 'report.html'}  "
                  f"feedback: {out_dir / 'feedback'}/")
+    if integrity_problem:
+        lines.append(f"  integrity pass failed (marks and other outputs are complete): {integrity_problem}")
+    lines.append(f"mistakes: {out_dir / MISTAKES_CSV}  integrity evidence (staff only): {len(integrity or ())} row(s) "
+                 f"in {out_dir / INTEGRITY_CSV}")
     lines.append(f"wall time {time.perf_counter() - t_start:.1f} s")
     return "\n".join(lines)

@@ -15,8 +15,9 @@ The rule for points (what a TA reads in a row)
 Columns and dtypes: ``student`` string (the key: LMS username, roster id or file stem), ``cid``
 Int64 (nullable), ``name`` string (NA when the notebook did not say), ``file`` string, one float64
 column per part, ``total`` and ``max_total`` float64, ``status`` category (all :class:`Status`
-values, in their declaration order), ``flags`` string (``;``-joined, "" when none), ``message``
-string.  Rows are sorted by ``student``.
+values, in their declaration order), ``flags`` string (``;``-joined, "" when none), ``mistakes`` string (the course's
+diagnosis of failing parts, ``part:mistake`` ``;``-joined, "" when none; never affects points),
+``message`` string.  Rows are sorted by ``student``.
 """
 from __future__ import annotations
 
@@ -38,8 +39,8 @@ UNGRADED_STATUSES: frozenset[Status] = frozenset({Status.INVALID_NOTEBOOK, Statu
 UPLOAD_STATUSES: frozenset[Status] = frozenset({Status.GRADED, Status.NO_CID})
 
 ID_COLUMNS = ("student", "cid", "name", "file")
-TAIL_COLUMNS = ("total", "max_total", "status", "flags", "message")
-TEXT_COLUMNS = ("student", "name", "file", "flags", "message")
+TAIL_COLUMNS = ("total", "max_total", "status", "flags", "mistakes", "message")
+TEXT_COLUMNS = ("student", "name", "file", "flags", "mistakes", "message")
 STATUS_DTYPE = pd.CategoricalDtype([s.value for s in Status], ordered=False)
 
 GRADEBOOK_CSV = "gradebook.csv"
@@ -132,8 +133,20 @@ def to_dataframe(results: Sequence[SubmissionResult], parts: Sequence[str] | Non
     cols["max_total"] = _max_totals(results)
     cols["status"] = _status_column(results)
     cols["flags"] = pd.array([";".join(r.flags) for r in results], dtype="string")
+    cols["mistakes"] = pd.array([mistakes_text(r) for r in results], dtype="string")
     cols["message"] = pd.array([r.message for r in results], dtype="string")
     return pd.DataFrame(cols)
+
+
+def mistakes_text(result: SubmissionResult) -> str:
+    """The gradebook's ``mistakes`` cell: ``part:mistake`` of each diagnosed mistake, ``;``-joined."""
+    return ";".join(f"{m.part}:{m.id}" for m in result.mistakes)
+
+
+def mistakes_frame(results: Sequence[SubmissionResult]) -> pd.DataFrame:
+    """``student, part, mistake``: one row per diagnosed mistake (mistakes.csv)."""
+    rows = [(r.key, m.part, m.id) for r in sorted(results, key=lambda r: r.key) for m in r.mistakes]
+    return pd.DataFrame(rows, columns=["student", "part", "mistake"], dtype="string")
 
 
 def check_columns(results: Sequence[SubmissionResult], parts: Sequence[str] | None = None) -> pd.DataFrame:
@@ -220,6 +233,16 @@ def write_gradebook(df: pd.DataFrame, out_dir: str | os.PathLike[str]) -> tuple[
     return csv_path, pq_path
 
 
+def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """A CSV for people, atomically: every text cell escaped like the gradebook's (no formulas)."""
+    safe = df.copy()
+    for c in safe.columns:
+        if safe[c].dtype == "string" or safe[c].dtype == object:
+            safe[c] = safe[c].map(_csv_safe, na_action="ignore")
+    _atomic_write(Path(path), lambda p: safe.to_csv(p, index=False, lineterminator="\n"))
+    return Path(path)
+
+
 def read_gradebook(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a gradebook written by :func:`write_gradebook` (csv or parquet) with its dtypes."""
     path = Path(path)
@@ -235,7 +258,7 @@ def read_gradebook(path: str | os.PathLike[str]) -> pd.DataFrame:
             df[c] = df[c].astype(STATUS_DTYPE)
         else:
             df[c] = df[c].astype("float64")
-    for c in ("student", "file", "flags", "message"):      # never NA in a gradebook; "" reads back as NA
+    for c in ("student", "file", "flags", "mistakes", "message"):      # never NA in a gradebook; "" reads back as NA
         if c in df.columns:
             df[c] = df[c].fillna("")
     return df

@@ -21,7 +21,7 @@ import numpy as np
 from .config import Config
 from .errors import SetupError
 from .judge import JudgeInputs, judge, parts_of
-from .model import ExecutionReport, ProbeResult, Status, Submission, SubmissionResult
+from .model import CheckResult, ExecutionReport, Mistake, ProbeResult, Status, Submission, SubmissionResult
 from .refcache import ReferenceCache, tree_hash
 
 
@@ -95,6 +95,31 @@ class Course:
         if self.precomputes:
             self.module.precompute_reference(self.reference if reference is None else reference,
                                              self.profile, cid)
+
+
+    # -- optional hooks of the diagnosis and the integrity pass (course.py; absent: nothing happens) --
+
+    def diagnose(self, checks: tuple[CheckResult, ...], probes, cid: int | None) -> tuple[Mistake, ...]:
+        """The course's `diagnose(part, probes, profile, cid, reference) -> list[Mistake]` for each part
+        with a failed check, in part order.  Reference work goes through this course's cache."""
+        hook = getattr(self.module, "diagnose", None)
+        failing = {c.part for c in checks if not c.passed}
+        if hook is None or not failing:
+            return ()
+        return tuple(m for part in self.parts if part in failing
+                     for m in hook(part, probes, self.profile, cid, self.reference))
+
+    def comparable_answers(self, probes) -> dict[str, Any]:
+        """The course's `comparable_answers(probes, profile) -> {part: [[label, number], ...]}`: answers
+        that do not depend on the grader's fresh inputs, so students' answers can be compared."""
+        hook = getattr(self.module, "comparable_answers", None)
+        return dict(hook(probes, self.profile)) if hook is not None else {}
+
+    def matches_cid(self, part: str, answers: Any, cid: int) -> str | None:
+        """The course's `matches_cid(part, answers, profile, cid, reference) -> str | None`: evidence
+        when `answers` (of comparable_answers) are what the reference computes for `cid`."""
+        hook = getattr(self.module, "matches_cid", None)
+        return hook(part, answers, self.profile, cid, self.reference) if hook is not None else None
 
 
 def _not_run(specs_or_names, why: str) -> dict[str, ProbeResult]:
@@ -186,6 +211,9 @@ def _judge(sub: Submission, course: Course, executed: Executed, *, visible_only:
                                                sub.identity.cid if sub.identity.cid_ok else None, ref)
     timings["reference"] = ref.seconds_computing - ref_before
     timings["judge"] = time.perf_counter() - t0 - timings["reference"]
+    mistakes, answers = (), {}
+    if not visible_only:
+        mistakes, answers = _diagnosis(course, checks, report.probes, sub, timings, extras)
 
     status, message = report.status, report.message
     if status == Status.GRADED and not sub.identity.cid_ok:
@@ -195,5 +223,20 @@ def _judge(sub: Submission, course: Course, executed: Executed, *, visible_only:
         key=sub.key, file=sub.source_name, name=sub.identity.name, cid=sub.identity.cid,
         status=status, message=message, checks=checks, flags=sub.flags, timings=timings,
         sha256=sub.sha256, checks_hash=course.checks_hash, extras=extras,
-        reference_computed=ref.misses - misses_before,
+        reference_computed=ref.misses - misses_before, mistakes=mistakes, answers=answers,
     )
+
+
+def _diagnosis(course: Course, checks, probes, sub: Submission, timings: dict, extras: dict):
+    """The course's diagnosis of failing parts and its comparable answers.  Never changes marks: a
+    failure here is noted for TAs (extras["diagnosis_error"]) and the result stands without it."""
+    ref = course.reference
+    before = ref.seconds_computing
+    try:
+        mistakes = course.diagnose(checks, probes, sub.identity.cid if sub.identity.cid_ok else None)
+        answers = course.comparable_answers(probes)
+    except Exception as e:  # noqa: BLE001 - a diagnosis is advice; the marks never depend on it
+        mistakes, answers = (), {}
+        extras["diagnosis_error"] = f"{type(e).__name__}: {e}"[:500]
+    timings["diagnosis_reference"] = ref.seconds_computing - before
+    return mistakes, answers

@@ -99,6 +99,18 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
+class Mistake:
+    """A typical mistake the course recognised in a failing part (its diagnosis); never changes marks.
+
+    ``id`` is the course's name for it (``no_reinit``); ``sentence`` names it and its fix, for the
+    student's feedback page (it must not reveal reference values of hidden checks)."""
+
+    part: str
+    id: str
+    sentence: str
+
+
+@dataclass(frozen=True)
 class SubmissionResult:
     key: str
     file: str
@@ -113,6 +125,9 @@ class SubmissionResult:
     checks_hash: str = ""
     extras: Mapping[str, Any] = field(default_factory=dict)  # plot data for feedback (student's own)
     reference_computed: int = 0   # reference calls this grading computed itself (the rest: cached or primed)
+    mistakes: tuple[Mistake, ...] = ()   # typical mistakes recognised in failing parts (course's diagnose hook)
+    answers: Mapping[str, Any] = field(default_factory=dict)  # part -> [[label, number], ...] comparable
+    #                                between students (course's comparable_answers hook; integrity pass)
 
     @property
     def total(self) -> float:
@@ -139,4 +154,5 @@ class SubmissionResult:
         d["status"] = Status(d["status"])
         d["checks"] = tuple(CheckResult(**c) for c in d.get("checks", ()))
         d["flags"] = tuple(d.get("flags", ()))
+        d["mistakes"] = tuple(Mistake(**m) for m in d.get("mistakes", ()))   # absent in older stores
         return cls(**d)

@@ -346,6 +346,8 @@ def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[s
             rows.append((p, _num(sum(c.points for c in cs)), _num(sum(c.max_points for c in cs)),
                          f"{sum(c.passed for c in cs)} of {len(cs)}"))
         parts.append("<h2>Parts</h2>" + _table(("Part", "Points", "Out of", "Checks passed"), rows))
+        if result.mistakes:
+            parts.append(_mistakes_html(result))
         rows = []
         for p in order:
             for c in per_part[p]:
@@ -372,6 +374,13 @@ def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[s
     if figures:
         parts.append("<h2>Your results</h2>" + "".join(figures))
     return _page(f"{assignment}: feedback for {who}", "\n".join(parts))
+
+
+def _mistakes_html(result: SubmissionResult) -> _Raw:
+    """One sentence per recognised mistake (the course's diagnosis), naming it and its fix."""
+    items = "".join(f'<li class="mistake"><b>{esc(m.part)}</b>: {esc(m.sentence)}</li>' for m in result.mistakes)
+    return _Raw("<h2>What went wrong</h2><p>Your answers match a typical mistake:</p>"
+                f"<ul>{items}</ul>")
 
 
 def write_feedback(result: SubmissionResult, out_dir: str | os.PathLike[str], *, assignment: str,
@@ -465,8 +474,31 @@ def _stats(values: Sequence[float]) -> tuple[str, str, str]:
     return _num(statistics.median(values)), _num(max(values)), _num(sum(values))
 
 
+def _mistake_counts_html(results: Sequence[SubmissionResult]) -> list[str]:
+    """Students per diagnosed mistake, most common first."""
+    counts = Counter(key for r in results if is_graded(r) for key in {(m.part, m.id) for m in r.mistakes})
+    if not counts:
+        return []
+    rows = [(p, mid, n) for (p, mid), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return ["<h2>Typical mistakes</h2><p>Failing parts whose answers match a catalogued mistake of the course "
+            "(never changes marks; students see the mistake's sentence on their feedback page).</p>"
+            + _table(("Part", "Mistake", "Students"), rows)]
+
+
+def _integrity_html(integrity: Sequence[Any] | None) -> list[str]:
+    """The integrity evidence (staff only; integrity.csv), or a line saying there is none."""
+    if integrity is None:
+        return []
+    if not integrity:
+        return ["<h2>Integrity evidence (staff only)</h2><p>None found.</p>"]
+    return ["<h2>Integrity evidence (staff only)</h2><p>Evidence to look into, not a verdict; it never "
+            "changes marks and is not shown to students. Also in integrity.csv.</p>"
+            + _table(("Student", "Kind", "Other", "Evidence"),
+                     [(e.student, e.kind, e.other, e.evidence) for e in integrity])]
+
+
 def class_report_html(results: Sequence[SubmissionResult], df: pd.DataFrame, *, assignment: str,
-                      timings: Mapping[str, float] | None = None) -> str:
+                      timings: Mapping[str, float] | None = None, integrity: Sequence[Any] | None = None) -> str:
     """The class report as HTML text (pure).  ``df`` is the gradebook of ``results``
     (:func:`gradekit.gradebook.to_dataframe`)."""
     graded = [r for r in results if is_graded(r)]
@@ -527,6 +559,9 @@ def class_report_html(results: Sequence[SubmissionResult], df: pd.DataFrame, *, 
         body.append("<h2>Most common failure messages</h2><p>Per part, numbers replaced by #.</p>"
                     + _table(("Part", "Check(s)", "Message", "Students"), fails))
 
+    body += _mistake_counts_html(results)
+    body += _integrity_html(integrity)
+
     # flagged and ungraded
     flagged = [r for r in sorted(results, key=lambda r: r.key) if r.flags]
     if flagged:
@@ -564,10 +599,12 @@ def class_report_html(results: Sequence[SubmissionResult], df: pd.DataFrame, *, 
 
 
 def write_class_report(results: Sequence[SubmissionResult], df: pd.DataFrame, out_dir: str | os.PathLike[str], *,
-                       assignment: str, timings: Mapping[str, float] | None = None) -> Path:
+                       assignment: str, timings: Mapping[str, float] | None = None,
+                       integrity: Sequence[Any] | None = None) -> Path:
     """Write ``out_dir/report.html``: status counts, score histogram, per-part summary, pass rate per
-    check, most common failure messages per part, flagged submissions, submissions a TA must look
-    at (with the grader's traceback for errors), and timing per stage (median/max/total over
+    check, most common failure messages per part, students per typical mistake, the integrity
+    evidence (``integrity``: gradekit.integrity.Evidence rows; staff only), flagged submissions,
+    submissions a TA must look at (with the grader's traceback for errors), and timing per stage (median/max/total over
     ``result.timings``; ``timings`` are whole-run stage seconds).  Returns its path."""
     return _write(Path(out_dir) / CLASS_REPORT, class_report_html(results, df, assignment=assignment,
-                                                                  timings=timings))
+                                                                  timings=timings, integrity=integrity))

@@ -107,10 +107,10 @@ def row(df: pd.DataFrame, key: str) -> pd.Series:
 
 def test_columns_rows_and_dtypes(df):
     assert list(df.columns) == ["student", "cid", "name", "file", *PARTS, "total", "max_total", "status",
-                                "flags", "message"]
+                                "flags", "mistakes", "message"]
     assert list(df["student"]) == sorted(KINDS) and len(df) == len(KINDS)
     assert df["cid"].dtype == "Int64"
-    for c in ("student", "name", "file", "flags", "message"):
+    for c in ("student", "name", "file", "flags", "mistakes", "message"):
         assert isinstance(df[c].dtype, pd.StringDtype), c
     for c in (*PARTS, "total", "max_total"):
         assert df[c].dtype == np.float64, c

@@ -343,3 +343,45 @@ def feedback_extras(probes: Mapping[str, Any], profile: Mapping[str, Any], cid: 
             extras["sweep"] = {"learning_rates": rates, "student": [student[r] for r in rates],
                                "expected_ok": [matches.get(r) for r in rates]}
     return extras
+
+
+# ---- diagnosis and integrity hooks (the catalogue of typical mistakes is mistakes.py) --------------
+#
+# The engine calls these through gradekit.grading.Course when they exist: `diagnose` for each failing
+# part after judging, `comparable_answers` for every judged submission (stored with its result), and
+# `matches_cid` in the cohort's integrity pass.  None of them changes marks.
+
+def _mistakes():
+    """mistakes.py of this folder, loaded by path under the name the engine's Course would give it."""
+    import importlib.util
+    import sys
+
+    name = __name__.rsplit("_", 1)[0] + "_mistakes" if __name__.endswith("_course") else __name__ + "_mistakes"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, HERE / "mistakes.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def _this():
+    import sys
+
+    return sys.modules[__name__]
+
+
+def diagnose(part: str, probes: Mapping[str, Any], profile: Mapping[str, Any], cid: int | None, reference) -> list:
+    """The typical mistakes (gradekit.model.Mistake) that explain a failing part's answers, or []."""
+    return _mistakes().diagnose(_this(), part, probes, profile, cid, reference)
+
+
+def comparable_answers(probes: Mapping[str, Any], profile: Mapping[str, Any]) -> dict[str, list]:
+    """{part: [[label, number], ...]}: answers that depend only on the student's code and CID."""
+    return _mistakes().comparable_answers(_this(), probes)
+
+
+def matches_cid(part: str, answers, profile: Mapping[str, Any], cid: int, reference) -> str | None:
+    """Evidence when `answers` of `part` are the reference's for `cid` (another student's, or the
+    template's CID); None otherwise.  Cheap for a non-match: one cached first-rate reference."""
+    return _mistakes().matches_cid(_this(), part, answers, profile, cid, reference)

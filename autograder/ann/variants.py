@@ -112,6 +112,107 @@ FLAWED_SWEEPS = {   # every way of getting the sweep's numbers wrong that the ch
 }
 
 
+# The catalogued sweep mistakes (mistakes.py) that the flawed sweeps above do not already build.
+
+_SEED_LINE = "    torch.manual_seed(CID)\n    model = PixelPredictionModel()\n"
+_EPOCH_LOOP = "    for epoch in range(num_epochs):\n        total_loss = 0.0\n"
+_STORE = "    lr_results[rate] = total_loss / len(images_with_missing_pixels)\n"
+
+
+def sweep_seeded_with(nb, seed: int):
+    """torch.manual_seed(<seed>) instead of the student's CID: the data seed 102, the template's CID,
+    or a classmate's CID."""
+    return replace_in_cells(nb, _SEED_LINE, f"    torch.manual_seed({int(seed)})\n    model = PixelPredictionModel()\n")
+
+
+def sweep_mean_of_all_epochs(nb):
+    """Stores the mean of the epochs' mean losses instead of the final epoch's."""
+    nb = replace_in_cells(nb, _EPOCH_LOOP, "    epoch_losses = []\n" + _EPOCH_LOOP)
+    return replace_in_cells(nb, "            total_loss += loss.item()\n" + _STORE,
+                            "            total_loss += loss.item()\n"
+                            "        epoch_losses.append(total_loss / len(images_with_missing_pixels))\n"
+                            "    lr_results[rate] = sum(epoch_losses) / len(epoch_losses)\n")
+
+
+def sweep_last_step_loss(nb):
+    """Stores the last training step's loss instead of the final epoch's mean."""
+    return replace_in_cells(nb, _STORE, "    lr_results[rate] = loss.item()\n")
+
+
+def sweep_one_epoch_short(nb):
+    """range(1, num_epochs): one epoch too few."""
+    return replace_in_cells(nb, _EPOCH_LOOP, _EPOCH_LOOP.replace("range(num_epochs)", "range(1, num_epochs)"))
+
+
+def sweep_adam(nb):
+    """Adam instead of SGD."""
+    return replace_in_cells(nb, "    optimizer = optim.SGD(model.parameters(), lr=rate)\n",
+                            "    optimizer = optim.Adam(model.parameters(), lr=rate)\n")
+
+
+CATALOGUED_SWEEPS = {   # mistake id (autograder/ann/mistakes.py) -> how a student makes it
+    "stale_optimizer": sweep_stale_optimizer,
+    "seed_102": lambda nb: sweep_seeded_with(nb, 102),
+    "seed_placeholder": lambda nb: sweep_seeded_with(nb, 123446),
+    "all_epochs_mean": sweep_mean_of_all_epochs,
+    "all_epochs_sum": sweep_loss_of_all_epochs,
+    "last_step_loss": sweep_last_step_loss,
+    "wrong_epochs": sweep_one_epoch_short,
+    "seed_after_model": sweep_seeded_after_model,
+    "seeded_once": sweep_seeded_once,
+    "adam": sweep_adam,
+    "no_reinit": sweep_without_reinit,
+}
+
+
+def perceptron_strict(nb):
+    return replace_in_cells(nb, "    return 1 if weighted_sum >= 0 else 0\n", "    return 1 if weighted_sum > 0 else 0\n")
+
+
+def perceptron_without_bias(nb):
+    return replace_in_cells(nb, "weighted_sum = x1 * w1 + x2 * w2 + bias", "weighted_sum = x1 * w1 + x2 * w2")
+
+
+def perceptron_returns_sum(nb):
+    return replace_in_cells(nb, "    return 1 if weighted_sum >= 0 else 0\n", "    return weighted_sum\n")
+
+
+def sigmoid_sign_flip(nb):
+    return replace_in_cells(nb, "    return 1 / (1 + np.exp(-x))\n", "    return 1 / (1 + np.exp(x))\n")
+
+
+def sigmoid_missing_parentheses(nb):
+    return replace_in_cells(nb, "    return 1 / (1 + np.exp(-x))\n", "    return 1 / 1 + np.exp(-x)\n")
+
+
+def cnn_missing_relu(nb):
+    """forward() without relu3 (the first fully connected layer's activation)."""
+    return replace_in_cells(nb, "        x = self.relu3(x)\n", "")
+
+
+CATALOGUED_BUGS = {   # (part, mistake id) -> builder applied after fixing that part's seeded bug
+    ("perceptron", "strict_inequality"): perceptron_strict,
+    ("perceptron", "bias_ignored"): perceptron_without_bias,
+    ("perceptron", "returns_weighted_sum"): perceptron_returns_sum,
+    ("sigmoid", "math_exp"): lambda nb: sigmoid_not_vectorised(nb),
+    ("sigmoid", "sign_flip"): sigmoid_sign_flip,
+    ("sigmoid", "missing_parentheses"): sigmoid_missing_parentheses,
+    ("simple_cnn", "layer_size"): lambda nb: cnn_wrong_sizes(nb),
+    ("simple_cnn", "missing_activation"): cnn_missing_relu,
+}
+
+
+_BEST = "best_lr = min(finite_results, key=finite_results.get)\n"
+
+CATALOGUED_BEST_LR = {   # mistake id -> how a student makes it
+    "highest_loss": lambda nb: replace_in_cells(nb, _BEST, "best_lr = max(finite_results, key=finite_results.get)\n"),
+    "loss_not_rate": lambda nb: replace_in_cells(nb, _BEST, "best_lr = min(finite_results.values())\n"),
+    # np.argmin returns the position of the first nan: the diverged rate
+    "diverged_rate": lambda nb: replace_in_cells(
+        nb, _BEST, "best_lr = learning_rates[int(np.argmin([lr_results[r] for r in learning_rates]))]\n"),
+}
+
+
 def sweep_printed_only(nb):
     """Prints each result but never builds the dictionary lr_results."""
     nb = replace_in_cells(nb, "lr_results = {}\n", "results_list = []\n")
