@@ -207,10 +207,17 @@ _BEST = "best_lr = min(finite_results, key=finite_results.get)\n"
 CATALOGUED_BEST_LR = {   # mistake id -> how a student makes it
     "highest_loss": lambda nb: replace_in_cells(nb, _BEST, "best_lr = max(finite_results, key=finite_results.get)\n"),
     "loss_not_rate": lambda nb: replace_in_cells(nb, _BEST, "best_lr = min(finite_results.values())\n"),
-    # np.argmin returns the position of the first nan: the diverged rate
-    "diverged_rate": lambda nb: replace_in_cells(
-        nb, _BEST, "best_lr = learning_rates[int(np.argmin([lr_results[r] for r in learning_rates]))]\n"),
+    "diverged_rate": lambda nb: best_lr_by_argmin(nb),
 }
+
+
+def best_lr_by_argmin(nb):
+    """Records a divergence as nan (valid), then takes np.argmin over all losses: np.argmin returns the
+    position of the first nan, so best_lr is the diverged rate."""
+    nb = replace_in_cells(nb, _STORE, "    lr_results[rate] = total_loss / len(images_with_missing_pixels)\n"
+                                      "    if not np.isfinite(lr_results[rate]):\n"
+                                      "        lr_results[rate] = float('nan')\n")
+    return replace_in_cells(nb, _BEST, "best_lr = learning_rates[int(np.argmin([lr_results[r] for r in learning_rates]))]\n")
 
 
 def sweep_printed_only(nb):
