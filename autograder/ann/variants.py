@@ -165,48 +165,31 @@ CATALOGUED_SWEEPS = {   # mistake id (autograder/ann/mistakes.py) -> how a stude
 }
 
 
-def perceptron_strict(nb):
-    return replace_in_cells(nb, "    return 1 if weighted_sum >= 0 else 0\n", "    return 1 if weighted_sum > 0 else 0\n")
+def _edit(old: str, new: str):
+    """A builder that makes one edit (exactly one occurrence of `old`)."""
+    return lambda nb: replace_in_cells(nb, old, new)
 
 
-def perceptron_without_bias(nb):
-    return replace_in_cells(nb, "weighted_sum = x1 * w1 + x2 * w2 + bias", "weighted_sum = x1 * w1 + x2 * w2")
-
-
-def perceptron_returns_sum(nb):
-    return replace_in_cells(nb, "    return 1 if weighted_sum >= 0 else 0\n", "    return weighted_sum\n")
-
-
-def sigmoid_sign_flip(nb):
-    return replace_in_cells(nb, "    return 1 / (1 + np.exp(-x))\n", "    return 1 / (1 + np.exp(x))\n")
-
-
-def sigmoid_missing_parentheses(nb):
-    return replace_in_cells(nb, "    return 1 / (1 + np.exp(-x))\n", "    return 1 / 1 + np.exp(-x)\n")
-
-
-def cnn_missing_relu(nb):
-    """forward() without relu3 (the first fully connected layer's activation)."""
-    return replace_in_cells(nb, "        x = self.relu3(x)\n", "")
-
+_RULE = "    return 1 if weighted_sum >= 0 else 0\n"
+_SIGMOID = "    return 1 / (1 + np.exp(-x))\n"
 
 CATALOGUED_BUGS = {   # (part, mistake id) -> builder applied after fixing that part's seeded bug
-    ("perceptron", "strict_inequality"): perceptron_strict,
-    ("perceptron", "bias_ignored"): perceptron_without_bias,
-    ("perceptron", "returns_weighted_sum"): perceptron_returns_sum,
+    ("perceptron", "strict_inequality"): _edit(_RULE, "    return 1 if weighted_sum > 0 else 0\n"),
+    ("perceptron", "bias_ignored"): _edit("weighted_sum = x1 * w1 + x2 * w2 + bias", "weighted_sum = x1 * w1 + x2 * w2"),
+    ("perceptron", "returns_weighted_sum"): _edit(_RULE, "    return weighted_sum\n"),
     ("sigmoid", "math_exp"): lambda nb: sigmoid_not_vectorised(nb),
-    ("sigmoid", "sign_flip"): sigmoid_sign_flip,
-    ("sigmoid", "missing_parentheses"): sigmoid_missing_parentheses,
+    ("sigmoid", "sign_flip"): _edit(_SIGMOID, "    return 1 / (1 + np.exp(x))\n"),
+    ("sigmoid", "missing_parentheses"): _edit(_SIGMOID, "    return 1 / 1 + np.exp(-x)\n"),
     ("simple_cnn", "layer_size"): lambda nb: cnn_wrong_sizes(nb),
-    ("simple_cnn", "missing_activation"): cnn_missing_relu,
+    ("simple_cnn", "missing_activation"): _edit("        x = self.relu3(x)\n", ""),   # forward() without relu3
 }
 
 
 _BEST = "best_lr = min(finite_results, key=finite_results.get)\n"
 
 CATALOGUED_BEST_LR = {   # mistake id -> how a student makes it
-    "highest_loss": lambda nb: replace_in_cells(nb, _BEST, "best_lr = max(finite_results, key=finite_results.get)\n"),
-    "loss_not_rate": lambda nb: replace_in_cells(nb, _BEST, "best_lr = min(finite_results.values())\n"),
+    "highest_loss": _edit(_BEST, "best_lr = max(finite_results, key=finite_results.get)\n"),
+    "loss_not_rate": _edit(_BEST, "best_lr = min(finite_results.values())\n"),
     "diverged_rate": lambda nb: best_lr_by_argmin(nb),
 }
 
