@@ -215,3 +215,16 @@ def test_a_diagnosis_that_raises_changes_nothing(course, variants, sweep_student
     result = judged(course, "adam", nb, probes)
     assert result.checks == good.checks and result.status == good.status and result.mistakes == ()
     assert "catalogue bug" in result.extras["diagnosis_error"]
+
+
+def test_mistake_references_contain_the_contract(course):
+    """training_trace's first num_epochs epochs are the reference training; chained_sweep's first rate
+    is the reference's (one model, not yet trained at another rate)."""
+    from reference.microscopy import chained_sweep, lr_sweep, training_trace
+
+    size = dict(num_images=int(course.profile["num_images"]), data_seed=102)
+    want = lr_sweep(CID, [0.001, 0.1], num_epochs=2, **size)
+    trace = training_trace(CID, 0.1, num_epochs=4, **size)
+    assert trace["epoch_means"][1] == want[0.1] and len(trace["last_losses"]) == 4
+    chained = chained_sweep(CID, [0.001, 0.1], num_epochs=2, **size)
+    assert chained[0.001] == want[0.001] and chained[0.1] != want[0.1]
