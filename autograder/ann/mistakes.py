@@ -249,7 +249,7 @@ def diagnose_best_lr(course, probe) -> list[Mistake]:
 
 # ---- the sweep, at the rates the checks compared -------------------------------------------------
 
-def sweep_predictions(course, reference, profile: Mapping[str, Any], cid: int, compared) -> list[tuple[str, Callable]]:
+def sweep_predictions(course, reference, profile: Mapping[str, Any], cid: int) -> list[tuple[str, Callable]]:
     """(mistake id, rate -> the mistake's final loss for this CID), cheapest first.  A prediction of
     None means "the same as the correct reference at this rate" (known without computing: a sweep that
     is not re-seeded is right at the first rate).  Each call is one cached reference computation."""
@@ -271,7 +271,6 @@ def sweep_predictions(course, reference, profile: Mapping[str, Any], cid: int, c
     def after_first_rate(fn):
         return lambda r: None if rates.index(r) == 0 else fn(r)
 
-    chain_to = rates[:max(rates.index(r) for r in compared) + 1]
     out: list[tuple[str, Callable]] = [
         ("stale_optimizer", lambda r: trace(cid, 0.0, 1, learn=False)["epoch_means"][-1]),
         ("seed_102", lambda r: course._reference_loss(reference, profile, int(profile["data_seed"]), r)),
@@ -285,8 +284,9 @@ def sweep_predictions(course, reference, profile: Mapping[str, Any], cid: int, c
         ("seed_after_model", first_rate_only(lambda r: trace(profile["data_seed"], r, init_skip=1)["epoch_means"][-1])),
         ("seeded_once", after_first_rate(lambda r: trace(cid, r, init_skip=rates.index(r))["epoch_means"][-1])),
         ("adam", lambda r: trace(cid, r, optimizer="adam")["epoch_means"][-1]),
-        ("no_reinit", after_first_rate(lambda r: reference(chained_sweep, cid=int(cid), learning_rates=chain_to,
-                                                           num_epochs=n, **size)[r])),
+        # one model trained through every rate up to r (the chain stops at r: rates are tried lazily)
+        ("no_reinit", after_first_rate(lambda r: reference(chained_sweep, cid=int(cid), num_epochs=n, **size,
+                                                           learning_rates=rates[:rates.index(r) + 1])[r])),
     ]
     return out
 
@@ -312,7 +312,7 @@ def diagnose_sweep(course, probe, profile: Mapping[str, Any], cid: int | None, r
             return ok[rate]
         return course.sweep_matches({rate: student[rate]}, {rate: predicted}, profile["rtol"])[rate]
 
-    for mid, predict in sweep_predictions(course, reference, profile, cid, list(expected)):
+    for mid, predict in sweep_predictions(course, reference, profile, cid):
         if all(agrees(r, predict(r)) for r in order):
             return [LR_SWEEP[mid].mistake()]
     return []
