@@ -228,3 +228,24 @@ def test_mistake_references_contain_the_contract(course):
     assert trace["epoch_means"][1] == want[0.1] and len(trace["last_losses"]) == 4
     chained = chained_sweep(CID, [0.001, 0.1], num_epochs=2, **size)
     assert chained[0.001] == want[0.001] and chained[0.1] != want[0.1]
+
+
+def test_stored_results_without_mistakes_still_load():
+    from gradekit.model import Mistake, SubmissionResult
+
+    old = {"key": "k", "file": "k.ipynb", "name": None, "cid": 1, "status": "graded", "message": ""}
+    r = SubmissionResult.from_json(old)
+    assert r.mistakes == () and r.answers == {}
+    r2 = SubmissionResult.from_json(dict(old, mistakes=[{"part": "p", "id": "x", "sentence": "s"}],
+                                         answers={"p": [[0.1, 0.2]]}))
+    assert r2.mistakes == (Mistake("p", "x", "s"),) and SubmissionResult.from_json(r2.to_json()) == r2
+
+
+def test_untrusted_layer_sizes_are_never_built(course):
+    """A notebook controls the shapes it reports: absurd widths are refused, not allocated."""
+    m = course.module._mistakes()
+    shapes = {"conv1.weight": [10 ** 9, 1, 3, 3], "conv1.bias": [10 ** 9], "conv2.weight": [64, 10 ** 9, 3, 3],
+              "conv2.bias": [64], "fc1.weight": [128, 3136], "fc1.bias": [128], "fc2.weight": [10, 128],
+              "fc2.bias": [10]}
+    assert m.diagnose_simple_cnn(ProbeResult("simple_cnn", "ok", {}, {"shapes": shapes})) == []
+    assert m.diagnose_simple_cnn(ProbeResult("simple_cnn", "ok", {}, {"shapes": {"x": "y"}})) == []
