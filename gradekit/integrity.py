@@ -34,6 +34,8 @@ INTEGRITY_CSV = "integrity.csv"
 COLUMNS = ("student", "kind", "other", "evidence")
 MIN_CHANGED_TOKENS = 20
 MIN_FINITE_ANSWERS = 2
+MAX_DIFF_TOKENS = 20_000
+MAX_CELL_CHARS = 200_000
 
 #: (part, answers, cid) -> evidence text when the answers are the reference's for that CID, else None.
 CidMatcher = Callable[[str, object, int], "str | None"]
@@ -145,7 +147,7 @@ def normalised_tokens(source: str) -> tuple[str, ...]:
 
 def answer_cells(nb) -> dict[str, tuple[str, ...]]:
     """grade_id -> normalised tokens of each nbgrader answer (``solution``) code cell of a notebook
-    (an nbformat node or its JSON text)."""
+    (an nbformat node or its JSON text); cells over MAX_CELL_CHARS are left out (bounded cost)."""
     if isinstance(nb, str):
         import nbformat
 
@@ -153,12 +155,15 @@ def answer_cells(nb) -> dict[str, tuple[str, ...]]:
     out = {}
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("solution") and isinstance(meta.get("grade_id"), str):
+        if (cell.cell_type == "code" and meta.get("solution") and isinstance(meta.get("grade_id"), str)
+                and len(cell.source) <= MAX_CELL_CHARS):   # no answer is that long; a hostile cell could be
             out[meta["grade_id"]] = normalised_tokens(cell.source)
     return out
 
 
 def _changed(base: tuple[str, ...], tokens: tuple[str, ...]) -> int:
+    if len(tokens) > MAX_DIFF_TOKENS:   # a notebook controls its cells' size: no quadratic diff of a huge one
+        return abs(len(tokens) - len(base))
     matcher = difflib.SequenceMatcher(None, base, tokens, autojunk=False)
     return len(tokens) - sum(block.size for block in matcher.get_matching_blocks())
 
