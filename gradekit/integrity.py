@@ -170,7 +170,8 @@ def _changed(base: tuple[str, ...], tokens: tuple[str, ...]) -> int:
 
 def identical_code(notebooks: Mapping[str, object], baselines: Sequence[Mapping[str, tuple[str, ...]]]) -> list[Evidence]:
     """`notebooks`: student key -> notebook (or JSON text; None is skipped).  `baselines`: the release's
-    and the solution's answer cells (:func:`answer_cells`); code equal or close to them is ignored."""
+    and the solution's answer cells (:func:`answer_cells`); code equal or close to them is ignored, and
+    so are cells whose grade_id they do not have (a notebook's metadata is untrusted text)."""
     groups: dict[tuple[str, tuple[str, ...]], list[str]] = defaultdict(list)
     for key, nb in sorted(notebooks.items()):
         if nb is None:
@@ -181,7 +182,7 @@ def identical_code(notebooks: Mapping[str, object], baselines: Sequence[Mapping[
             continue
         for gid, tokens in cells.items():
             bases = [b[gid] for b in baselines if gid in b]
-            if tokens and all(_changed(base, tokens) >= MIN_CHANGED_TOKENS for base in bases):
+            if bases and tokens and all(_changed(base, tokens) >= MIN_CHANGED_TOKENS for base in bases):
                 groups[(gid, tokens)].append(key)
     rows = []
     for (gid, tokens), keys in sorted(groups.items()):
