@@ -96,7 +96,6 @@ class Course:
             self.module.precompute_reference(self.reference if reference is None else reference,
                                              self.profile, cid)
 
-
     # -- optional hooks of the diagnosis and the integrity pass (course.py; absent: nothing happens) --
 
     def diagnose(self, checks: tuple[CheckResult, ...], probes, cid: int | None) -> tuple[Mistake, ...]:

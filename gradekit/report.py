@@ -477,12 +477,18 @@ def _stats(values: Sequence[float]) -> tuple[str, str, str]:
 def _mistake_counts_html(results: Sequence[SubmissionResult]) -> list[str]:
     """Students per diagnosed mistake, most common first."""
     counts = Counter(key for r in results if is_graded(r) for key in {(m.part, m.id) for m in r.mistakes})
-    if not counts:
+    failed = [(r.key, r.extras["diagnosis_error"]) for r in sorted(results, key=lambda r: r.key)
+              if isinstance(r.extras, Mapping) and r.extras.get("diagnosis_error")]
+    if not counts and not failed:
         return []
     rows = [(p, mid, n) for (p, mid), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
-    return ["<h2>Typical mistakes</h2><p>Failing parts whose answers match a catalogued mistake of the course "
-            "(never changes marks; students see the mistake's sentence on their feedback page).</p>"
-            + _table(("Part", "Mistake", "Students"), rows)]
+    out = ["<h2>Typical mistakes</h2><p>Failing parts whose answers match a catalogued mistake of the course "
+           "(never changes marks; students see the mistake's sentence on their feedback page).</p>"
+           + _table(("Part", "Mistake", "Students"), rows)]
+    if failed:
+        out.append("<p>The course's diagnosis failed for these students (their marks stand):</p>"
+                   + _table(("Student", "Error"), failed))
+    return out
 
 
 def _integrity_html(integrity: Sequence[Any] | None) -> list[str]:

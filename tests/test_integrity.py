@@ -206,3 +206,19 @@ def test_honest_cohort_has_no_integrity_rows(batch, course):
     assert all(not r.mistakes for r in honest)
     notebooks = {r.key: (folder / f"{r.key}.ipynb").read_text() for r in honest}
     assert integrity.course_evidence(honest, notebooks, course) == []
+
+
+def test_class_report_counts_mistakes_and_shows_evidence_only_there(tmp_path):
+    from gradekit.gradebook import to_dataframe
+    from gradekit.report import class_report_html, feedback_html
+
+    m = Mistake("lr_sweep", "adam", "Your sweep trains with Adam <b>.")
+    results = [result("bob", CID_B, passed=False, mistakes=[m]), result("dave", 4310004, passed=False, mistakes=[m]),
+               result("erin", 4310005, passed=False)]
+    results[2] = SubmissionResult(**{**results[2].__dict__, "extras": {"diagnosis_error": "RuntimeError: x"}})
+    rows = [integrity.Evidence("bob", "other_cid", "<script>alice</script>", "lr_sweep: ...")]
+    page = class_report_html(results, to_dataframe(results), assignment="ANN", integrity=rows)
+    assert "<td>lr_sweep</td><td>adam</td><td>2</td>" in page.replace("\n", "")
+    assert "RuntimeError: x" in page and "&lt;script&gt;alice" in page and "<script>" not in page
+    bob = feedback_html(results[0], assignment="ANN")
+    assert "Your sweep trains with Adam &lt;b&gt;." in bob and "other_cid" not in bob
