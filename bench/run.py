@@ -586,7 +586,7 @@ def report(args, cohort, floor, nbg, gk, load_before, load_after, cores) -> str:
     res = gk["results"]
     add("gradekit per-stage times (from SubmissionResult.timings), seconds:")
     add(f"  {'stage':10}{'sum':>9}{'median':>9}{'max':>9}")
-    for stage in ("prepare", "sandbox", "reference", "judge"):
+    for stage in ("prepare", "sandbox", "reference", "judge", "diagnosis"):
         vals = [r["timings"].get(stage, 0.0) for r in res.values()]
         if vals:
             add(f"  {stage:10}{sum(vals):9.2f}{statistics.median(vals):9.2f}{max(vals):9.2f}")

@@ -32,13 +32,13 @@ from .atomic import atomic_write
 from .checking import answer, as_array, as_float, describe, expect
 from .contentload import load as _load
 from .figures import figure_png, grey_png, image_array
-from .model import Identity, ProbeResult
+from .model import Identity, Mistake, ProbeResult
 from .probes import ProbeSpec
 from .refcache import tree_hash
 
 __all__ = [
     "CourseHooks", "REQUIRED_HOOKS", "OPTIONAL_HOOKS", "CHECK_FIXTURES",
-    "ProbeSpec", "ProbeResult", "Identity", "BundledFile", "FeedbackSection", "DemoStudent", "HostileCell",
+    "ProbeSpec", "ProbeResult", "Identity", "Mistake", "BundledFile", "FeedbackSection", "DemoStudent", "HostileCell",
     "answer", "expect", "as_array", "as_float", "describe", "fabricate", "tree_hash", "sibling", "atomic_write", "figure_png",
     "grey_png", "image_array",
 ]
@@ -148,6 +148,12 @@ OPTIONAL_HOOKS: Mapping[str, tuple[str, str]] = {
     "expected_names": ("() -> list[str]", "the names the probes need (other-version check); every function "
                                           "and class the release's answer cells define"),
     "hostile_cells": ("(targets) -> list[HostileCell]", "the corpus runs the engine's generic cases only"),
+    "diagnose": ("(part, probes, profile, cid | None, reference) -> list[Mistake]",
+                 "called for each failing part after judging; names typical mistakes (never changes marks); none"),
+    "comparable_answers": ("(probes, profile) -> {part: [[label, number], ...]}",
+                           "answers that depend only on the student's code and CID (integrity pass); none"),
+    "matches_cid": ("(part, answers, profile, cid, reference) -> str | None",
+                    "evidence when a part's answers are the reference's for another CID (integrity); none"),
 }
 
 #: Fixtures the checks receive (gradekit/judge.py).

@@ -12,9 +12,12 @@ from datetime import timezone
 from pathlib import Path
 
 from .config import Config
+from .integrity import INTEGRITY_CSV
 from .model import Status, Submission, SubmissionResult
 from .policy import aware
 from .publish import PublishInputs, PublishMeta, Timing
+
+MISTAKES_CSV = "mistakes.csv"
 
 
 def _progress(total: int, enabled: bool):
@@ -81,6 +84,19 @@ def collect_submissions(cfg: Config, inputs: list[Path], workdir: Path, roster: 
         out.timings[key] = item_timing(item, cfg.lms.timezone)
         out.attempts[key] = student
     return out
+
+
+def _integrity_pass(results, notebooks: dict[str, str | None], course, out_dir: Path):
+    """integrity.csv from the stored results and the submitted notebooks.  Advice for staff: a failure
+    leaves (None, reason) and every mark and other output as they are."""
+    from .integrity import course_evidence, write_integrity_csv
+
+    try:
+        rows = course_evidence(results, notebooks, course)
+        write_integrity_csv(rows, out_dir)
+        return rows, None
+    except Exception as e:  # noqa: BLE001 - see the docstring
+        return None, f"{type(e).__name__}: {e}"
 
 
 def grade_batch(cfg: Config, inputs: list[Path], out_dir: Path, *, roster: Path | None = None,
@@ -153,7 +169,7 @@ def grade_batch(cfg: Config, inputs: list[Path], out_dir: Path, *, roster: Path 
         timings = {"intake": t_intake, "grading (all workers, wall)": t_grading}
         pub = write_outputs(cfg, course, results, out_dir, store=store, meta=meta, roster=collected.roster,
                             workers=workers, lms_column=lms_column, release_feedback=release_feedback,
-                            timings=timings)
+                            timings=timings, notebooks={s.key: s.notebook_json for s in subs})
 
     unchanged = len(subs) - len(todo) - rejudged
     lines = [f"graded {len(todo)} new or changed submission(s), {unchanged} unchanged (skipped), "
@@ -208,21 +224,35 @@ def reapply_overrides(store, overrides) -> None:
 
 def write_outputs(cfg: Config, course, results: list[SubmissionResult], out_dir: Path, *, store,
                   meta: "PublishMeta", roster=None, workers: int = 1, lms_column: str | None = None,
-                  release_feedback: bool = False, timings: dict[str, float] | None = None):
-    """Every output of a run, from ``results`` (gradekit.publish: the late-work policy, the LMS upload,
-    feedback pages, the class report); with ``students_see_notebook`` in gradekit.toml, each student's
-    executed notebook next to their feedback page.  Returns the Published summary."""
+                  release_feedback: bool = False, timings: dict[str, float] | None = None,
+                  notebooks: dict[str, str | None] | None = None):
+    """Every output of a run, from ``results``: mistakes.csv and the integrity evidence (staff only),
+    then gradekit.publish (the late-work policy, the LMS upload, feedback pages, the class report);
+    with ``students_see_notebook`` in gradekit.toml, each student's executed notebook next to their
+    feedback page.  ``notebooks``: key -> the submitted notebook (for identical code); without them
+    (a re-judge) the stored executed notebooks stand in.  Returns the Published summary."""
+    from .escape import write_csv
+    from .gradebook import mistakes_frame
     from .publish import publish
 
-    notebooks: dict[str, str] = {}
+    write_csv(out_dir / MISTAKES_CSV, mistakes_frame(results), ("student", "part", "mistake"))
+    code = notebooks if notebooks is not None else {r.key: store.notebook(r.key) for r in results}
+    integrity, integrity_problem = _integrity_pass(results, code, course, out_dir)
+    pages: dict[str, str] = {}
     if cfg.students_see_notebook:
         from .notebook_html import write_student_notebooks
 
-        notebooks = write_student_notebooks(results, store.notebook, out_dir)
+        pages = write_student_notebooks(results, store.notebook, out_dir)
     if roster is None and meta.roster is not None and Path(meta.roster).is_file():
         from .intake import read_roster
 
         roster = read_roster(Path(meta.roster))
     inputs = PublishInputs(results, meta.timings, meta.attempts, roster)
-    return publish(cfg, inputs, out_dir, parts=course.parts, workers=workers, lms_column=lms_column,
-                   release_feedback=release_feedback, timings=timings, notebooks=notebooks)
+    pub = publish(cfg, inputs, out_dir, parts=course.parts, workers=workers, lms_column=lms_column,
+                  release_feedback=release_feedback, timings=timings, notebooks=pages, integrity=integrity)
+    if integrity_problem:
+        pub.lines.append(f"ERROR: the integrity pass failed (marks and other outputs are complete): "
+                         f"{integrity_problem}")
+    pub.lines.append(f"mistakes: {out_dir / MISTAKES_CSV}; integrity evidence (staff only): "
+                     f"{len(integrity or ())} row(s) in {out_dir / INTEGRITY_CSV}")
+    return pub

@@ -20,8 +20,10 @@ Int64 (nullable), ``name`` string (NA when neither the notebook nor the roster s
 string, one float64 column per part, ``submitted_at`` and ``deadline`` string (ISO 8601, UTC; NA when
 unknown / no deadline), ``late_by_h`` and ``penalty`` float64 (points deducted), ``total`` and
 ``max_total`` float64, ``status`` category (all :class:`Status` values, in their declaration order),
-``flags`` string (``;``-joined, "" when none), ``overrides`` string (``part: reason`` for each part a TA
-set by hand, ``; ``-joined), ``message`` string.  Rows are sorted by ``student``.
+``flags`` string (``;``-joined, "" when none), ``mistakes`` string (the course's diagnosis of failing
+parts, ``part:mistake`` ``;``-joined, "" when none; never affects points), ``overrides`` string
+(``part: reason`` for each part a TA set by hand, ``; ``-joined), ``message`` string.  Rows are sorted
+by ``student``.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .escape import CSV_ENCODING, sheet_cell, unescape, write_csv
+from .escape import CSV_ENCODING, unescape, write_csv
 from .atomic import atomic_write
 from .model import Status, SubmissionResult
 from .policy import ON_TIME, Lateness
@@ -46,8 +48,8 @@ UPLOAD_STATUSES: frozenset[Status] = frozenset({Status.GRADED})
 
 ID_COLUMNS = ("student", "cid", "name", "file")
 LATE_COLUMNS = ("submitted_at", "deadline", "late_by_h", "penalty")
-TAIL_COLUMNS = ("total", "max_total", "status", "flags", "overrides", "message")
-TEXT_COLUMNS = ("student", "name", "file", "flags", "overrides", "message")   # untrusted text: escaped in the CSV
+TAIL_COLUMNS = ("total", "max_total", "status", "flags", "mistakes", "overrides", "message")
+TEXT_COLUMNS = ("student", "name", "file", "flags", "mistakes", "overrides", "message")   # untrusted text: escaped
 TIME_COLUMNS = ("submitted_at", "deadline")
 STATUS_DTYPE = pd.CategoricalDtype([s.value for s in Status], ordered=False)
 
@@ -161,10 +163,22 @@ def to_dataframe(results: Sequence[SubmissionResult], parts: Sequence[str] | Non
     cols["max_total"] = _max_totals(results)
     cols["status"] = _status_column(results)
     cols["flags"] = pd.array([";".join(r.flags) for r in results], dtype="string")
+    cols["mistakes"] = pd.array([mistakes_text(r) for r in results], dtype="string")
     cols["overrides"] = pd.array(["; ".join(f"{o.part}: {o.reason}" for o in r.overrides) for r in results],
                                  dtype="string")   # the parts a TA set by hand (gradekit.overrides)
     cols["message"] = pd.array([r.message for r in results], dtype="string")
     return pd.DataFrame(cols)
+
+
+def mistakes_text(result: SubmissionResult) -> str:
+    """The gradebook's ``mistakes`` cell: ``part:mistake`` of each diagnosed mistake, ``;``-joined."""
+    return ";".join(f"{m.part}:{m.id}" for m in result.mistakes)
+
+
+def mistakes_frame(results: Sequence[SubmissionResult]) -> pd.DataFrame:
+    """``student, part, mistake``: one row per diagnosed mistake (mistakes.csv)."""
+    rows = [(r.key, m.part, m.id) for r in sorted(results, key=lambda r: r.key) for m in r.mistakes]
+    return pd.DataFrame(rows, columns=["student", "part", "mistake"], dtype="string")
 
 
 def check_columns(results: Sequence[SubmissionResult], parts: Sequence[str] | None = None) -> pd.DataFrame:
@@ -240,7 +254,7 @@ def read_gradebook(path: str | os.PathLike[str]) -> pd.DataFrame:
             df[c] = df[c].astype(STATUS_DTYPE)
         else:
             df[c] = df[c].astype("float64")
-    for c in ("student", "file", "flags", "overrides", "message"):      # never NA in a gradebook; "" reads back as NA
+    for c in ("student", "file", "flags", "mistakes", "overrides", "message"):   # never NA; "" reads back as NA
         if c in df.columns:
             df[c] = df[c].fillna("")
     return df

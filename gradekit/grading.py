@@ -22,7 +22,7 @@ from . import contentload
 from .config import Config
 from .errors import SetupError
 from .judge import JudgeInputs, judge, parts_of
-from .model import ExecutionReport, Identity, ProbeResult, Status, Submission, SubmissionResult
+from .model import CheckResult, ExecutionReport, Identity, Mistake, ProbeResult, Status, Submission, SubmissionResult
 from .provenance import RUN_PROVENANCE_KEYS, judge_provenance, probes_fingerprint, run_key, run_provenance
 from .refcache import ReferenceCache, tree_hash
 
@@ -155,6 +155,30 @@ class Course:
             self.module.precompute_reference(self.reference if reference is None else reference,
                                              self.profile, cid)
 
+    # -- optional hooks of the diagnosis and the integrity pass (course.py; absent: nothing happens) --
+
+    def diagnose(self, checks: tuple[CheckResult, ...], probes, cid: int | None) -> tuple[Mistake, ...]:
+        """The course's `diagnose(part, probes, profile, cid, reference) -> list[Mistake]` for each part
+        with a failed check, in part order.  Reference work goes through this course's cache."""
+        hook = self.hook("diagnose")
+        failing = {c.part for c in checks if not c.passed}
+        if hook is None or not failing:
+            return ()
+        return tuple(m for part in self.parts if part in failing
+                     for m in hook(part, probes, self.profile, cid, self.reference))
+
+    def comparable_answers(self, probes) -> dict[str, Any]:
+        """The course's `comparable_answers(probes, profile) -> {part: [[label, number], ...]}`: answers
+        that do not depend on the grader's fresh inputs, so students' answers can be compared."""
+        hook = self.hook("comparable_answers")
+        return dict(hook(probes, self.profile)) if hook is not None else {}
+
+    def matches_cid(self, part: str, answers: Any, cid: int) -> str | None:
+        """The course's `matches_cid(part, answers, profile, cid, reference) -> str | None`: evidence
+        when `answers` (of comparable_answers) are what the reference computes for `cid`."""
+        hook = self.hook("matches_cid")
+        return hook(part, answers, self.profile, cid, self.reference) if hook is not None else None
+
 
 def _not_run(specs_or_names, why: str) -> dict[str, ProbeResult]:
     names = [getattr(s, "name", s) for s in specs_or_names]
@@ -271,6 +295,9 @@ def _judge(sub: Submission, course: Course, executed: Executed, *, visible_only:
         extras = _feedback_extras(sub, course, report, ref)
     timings["reference"] = ref.seconds_computing - ref_before
     timings["judge"] = time.perf_counter() - t0 - timings["reference"]
+    mistakes, comparable = (), {}
+    if not visible_only:
+        mistakes, comparable = _diagnosis(course, checks, report.probes, sub, timings, extras)
 
     status, message = report.status, report.message
     if status == Status.GRADED and not sub.identity.cid_ok:
@@ -282,6 +309,7 @@ def _judge(sub: Submission, course: Course, executed: Executed, *, visible_only:
         status=status, message=message, checks=checks, flags=flags, timings=timings,
         sha256=sub.sha256, checks_hash=course.checks_hash, extras=extras,
         reference_computed=ref.misses - misses_before, answers=dict(report.probes),
+        mistakes=mistakes, comparable=comparable,
         provenance=judge_provenance(course, executed.provenance, report, sub.identity),
         executed_notebook=report.notebook,
     )
@@ -342,3 +370,17 @@ def _version_and_network(sub: Submission, course: Course, report: ExecutionRepor
             message = f"{mismatch_sentence(differences)}. {message}".strip()
     checks = tuple(c if c.passed else replace(c, message=explain_signature(c.message, contract)) for c in checks)
     return flags, message, checks
+
+
+def _diagnosis(course: Course, checks, probes, sub: Submission, timings: dict, extras: dict):
+    """The course's diagnosis of failing parts and its comparable answers.  Never changes marks: a
+    failure here is noted for TAs (extras["diagnosis_error"]) and the result stands without it."""
+    t0 = time.perf_counter()
+    try:
+        mistakes = course.diagnose(checks, probes, sub.identity.cid if sub.identity.cid_ok else None)
+        answers = course.comparable_answers(probes)
+    except Exception as e:  # noqa: BLE001 - a diagnosis is advice; the marks never depend on it
+        mistakes, answers = (), {}
+        extras["diagnosis_error"] = f"{type(e).__name__}: {e}"[:500]
+    timings["diagnosis"] = time.perf_counter() - t0     # mostly reference work, for failing parts only
+    return mistakes, answers

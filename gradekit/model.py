@@ -112,6 +112,18 @@ class Override:
 
 
 @dataclass(frozen=True)
+class Mistake:
+    """A typical mistake the course recognised in a failing part (its diagnosis); never changes marks.
+
+    ``id`` is the course's name for it (``no_reinit``); ``sentence`` names it and its fix, for the
+    student's feedback page (it must not reveal reference values of hidden checks)."""
+
+    part: str
+    id: str
+    sentence: str
+
+
+@dataclass(frozen=True)
 class SubmissionResult:
     key: str
     file: str
@@ -130,6 +142,9 @@ class SubmissionResult:
     provenance: Mapping[str, Any] = field(default_factory=dict)  # versions, hashes, seeds, profile, limits
     overrides: tuple[Override, ...] = ()  # applied on top of the judged checks (gradekit.overrides)
     executed_notebook: str | None = None  # the notebook as it ran; the store keeps it apart, not in to_json
+    mistakes: tuple[Mistake, ...] = ()   # typical mistakes recognised in failing parts (course's diagnose hook)
+    comparable: Mapping[str, Any] = field(default_factory=dict)  # part -> [[label, number], ...] comparable
+    #                                between students (course's comparable_answers hook; integrity pass)
 
     @property
     def total(self) -> float:
@@ -178,4 +193,5 @@ class SubmissionResult:
         d["answers"] = {k: ProbeResult(**v) for k, v in (d.get("answers") or {}).items()}
         d["overrides"] = tuple(Override(**o) for o in d.get("overrides", ()))
         d.pop("executed_notebook", None)
+        d["mistakes"] = tuple(Mistake(**m) for m in d.get("mistakes", ()))   # absent in older stores
         return cls(**d)

@@ -159,7 +159,7 @@ class Published:
 def publish(cfg: Config, inputs: PublishInputs, out_dir: Path, *, parts: Sequence[str], workers: int = 1,
             lms_column: str | None = None, release_feedback: bool = False,
             timings: Mapping[str, float] | None = None, now: datetime | None = None,
-            notebooks: Mapping[str, str] | None = None) -> Published:
+            notebooks: Mapping[str, str] | None = None, integrity=None) -> Published:
     """Write every output of a run into ``out_dir``; returns what was written and the summary lines."""
     from .gradebook import to_dataframe, write_gradebook
     from .lms_upload import column_header, feedback_text, write_lms_upload
@@ -205,7 +205,7 @@ def publish(cfg: Config, inputs: PublishInputs, out_dir: Path, *, parts: Sequenc
                             f"(visible checks and totals only until {release_at:%Y-%m-%d %H:%M %Z}; "
                             f"--release-feedback shows hidden checks now)"))
     report = pub.step("the class report", lambda: write_class_report(results, df, out_dir, assignment=cfg.assignment,
-                                                                     timings=timings))
+                                                                     timings=timings, integrity=integrity))
     if report is not None:
         pub.files.append(report)
 

@@ -237,6 +237,8 @@ def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[s
                              ("Part", "Checks gave", "Points now", "Reason"),
                              [(o.part, _num(judged.get(o.part, 0.0)), _num(o.points), o.reason)
                               for o in result.overrides], "overrides"))
+        if result.mistakes:
+            parts.append(_mistakes_html(result))
         rows = []
         for p in order:
             for c in per_part[p]:
@@ -261,6 +263,13 @@ def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[s
     if notebook_href:
         parts.append(f'<p><a href="{esc(notebook_href)}">Your notebook as it ran in the grader</a></p>')
     return _page(f"{assignment}: feedback for {who}", "\n".join(parts))
+
+
+def _mistakes_html(result: SubmissionResult) -> _Raw:
+    """One sentence per recognised mistake (the course's diagnosis), naming it and its fix."""
+    items = "".join(f'<li class="mistake"><b>{esc(m.part)}</b>: {esc(m.sentence)}</li>' for m in result.mistakes)
+    return _Raw("<h2>What went wrong</h2><p>Your answers match a typical mistake:</p>"
+                f"<ul>{items}</ul>")
 
 
 def write_feedback(result: SubmissionResult, out_dir: str | os.PathLike[str], *, assignment: str,
@@ -372,8 +381,37 @@ def _stats(values: Sequence[float]) -> tuple[str, str, str]:
     return _num(statistics.median(values)), _num(max(values)), _num(sum(values))
 
 
+def _mistake_counts_html(results: Sequence[SubmissionResult]) -> list[str]:
+    """Students per diagnosed mistake, most common first."""
+    counts = Counter(key for r in results if is_graded(r) for key in {(m.part, m.id) for m in r.mistakes})
+    failed = [(r.key, r.extras["diagnosis_error"]) for r in sorted(results, key=lambda r: r.key)
+              if isinstance(r.extras, Mapping) and r.extras.get("diagnosis_error")]
+    if not counts and not failed:
+        return []
+    rows = [(p, mid, n) for (p, mid), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    out = ["<h2>Typical mistakes</h2><p>Failing parts whose answers match a catalogued mistake of the course "
+           "(never changes marks; students see the mistake's sentence on their feedback page).</p>"
+           + _table(("Part", "Mistake", "Students"), rows)]
+    if failed:
+        out.append("<p>The course's diagnosis failed for these students (their marks stand):</p>"
+                   + _table(("Student", "Error"), failed))
+    return out
+
+
+def _integrity_html(integrity: Sequence[Any] | None) -> list[str]:
+    """The integrity evidence (staff only; integrity.csv), or a line saying there is none."""
+    if integrity is None:
+        return []
+    if not integrity:
+        return ["<h2>Integrity evidence (staff only)</h2><p>None found.</p>"]
+    return ["<h2>Integrity evidence (staff only)</h2><p>Evidence to look into, not a verdict; it never "
+            "changes marks and is not shown to students. Also in integrity.csv.</p>"
+            + _table(("Student", "Kind", "Other", "Evidence"),
+                     [(e.student, e.kind, e.other, e.evidence) for e in integrity])]
+
+
 def class_report_html(results: Sequence[SubmissionResult], df: pd.DataFrame, *, assignment: str,
-                      timings: Mapping[str, float] | None = None) -> str:
+                      timings: Mapping[str, float] | None = None, integrity: Sequence[Any] | None = None) -> str:
     """The class report as HTML text (pure).  ``df`` is the gradebook of ``results``
     (:func:`gradekit.gradebook.to_dataframe`)."""
     graded = [r for r in results if is_graded(r)]
@@ -438,6 +476,9 @@ def class_report_html(results: Sequence[SubmissionResult], df: pd.DataFrame, *, 
         body.append("<h2>Most common failure messages</h2><p>Per part, numbers replaced by #.</p>"
                     + _table(("Part", "Check(s)", "Message", "Students"), fails))
 
+    body += _mistake_counts_html(results)
+    body += _integrity_html(integrity)
+
     # flagged and ungraded
     flagged = [r for r in sorted(results, key=lambda r: r.key) if r.flags]
     if flagged:
@@ -475,10 +516,12 @@ def class_report_html(results: Sequence[SubmissionResult], df: pd.DataFrame, *, 
 
 
 def write_class_report(results: Sequence[SubmissionResult], df: pd.DataFrame, out_dir: str | os.PathLike[str], *,
-                       assignment: str, timings: Mapping[str, float] | None = None) -> Path:
+                       assignment: str, timings: Mapping[str, float] | None = None,
+                       integrity: Sequence[Any] | None = None) -> Path:
     """Write ``out_dir/report.html``: status counts, score histogram, per-part summary, pass rate per
-    check, most common failure messages per part, flagged submissions, submissions a TA must look
-    at (with the grader's traceback for errors), and timing per stage (median/max/total over
+    check, most common failure messages per part, students per typical mistake, the integrity
+    evidence (``integrity``: gradekit.integrity.Evidence rows; staff only), flagged submissions,
+    submissions a TA must look at (with the grader's traceback for errors), and timing per stage (median/max/total over
     ``result.timings``; ``timings`` are whole-run stage seconds).  Returns its path."""
     return _write(Path(out_dir) / CLASS_REPORT, class_report_html(results, df, assignment=assignment,
-                                                                  timings=timings))
+                                                                  timings=timings, integrity=integrity))

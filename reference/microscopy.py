@@ -97,30 +97,44 @@ def train_pixel_model(model: nn.Module, inputs, targets, lr: float, num_epochs: 
     A divergent rate yields inf/nan losses, which are returned, not raised.  Training stops early once a
     weight is nan (the remaining epoch means are nan either way; lr 1.5 gets there in ~130 steps).
     """
+    return train_pixel_trace(model, inputs, targets, lr, num_epochs)["epoch_means"]
+
+
+def train_pixel_trace(model: nn.Module, inputs, targets, lr: float, num_epochs: int = 5, *,
+                      optimizer: str = "sgd", learn: bool = True) -> dict[str, list[float]]:
+    """The chapter's loop, keeping what typical mistakes report: ``{"epoch_means": [...], "last_losses":
+    [...]}`` (each epoch's mean loss and its last step's loss).  ``optimizer="adam"`` trains with Adam
+    instead of SGD; ``learn=False`` never changes the weights (an optimizer built for another model).
+    """
     criterion = nn.MSELoss()
-    optimizer = optim.SGD(model.parameters(), lr=lr)
-    epoch_losses = []
+    opt = (optim.Adam if optimizer == "adam" else optim.SGD)(model.parameters(), lr=lr)
+    epoch_means: list[float] = []
+    last_losses: list[float] = []
     for epoch in range(num_epochs):
         total_loss = 0.0
         for step, (image, ground_truth) in enumerate(zip(inputs, targets)):
-            optimizer.zero_grad()
+            opt.zero_grad()
             output = model(image)
             loss = criterion(output, ground_truth)
-            loss.backward()
-            optimizer.step()
+            if learn:
+                loss.backward()
+                opt.step()
             value = loss.item()
             total_loss += value
-            if not math.isfinite(value) and _has_nan(model):
+            if learn and not math.isfinite(value) and _has_nan(model):
                 # Diverged for good: once a weight is nan, every later output of this network is nan
                 # (nan * 0 is nan, ReLU keeps nan), so is every later loss and every later gradient.
                 # Every epoch mean from the next step on is therefore nan: stop here, same result.
                 # (inf alone is not enough: a ReLU channel with bias -inf is dead but finite.)
                 last = step == len(inputs) - 1
-                epoch_losses.append(total_loss / len(inputs) if last else math.nan)
-                epoch_losses += [math.nan] * (num_epochs - epoch - 1)
-                return epoch_losses
-        epoch_losses.append(total_loss / len(inputs))
-    return epoch_losses
+                epoch_means.append(total_loss / len(inputs) if last else math.nan)
+                last_losses.append(value if last else math.nan)
+                epoch_means += [math.nan] * (num_epochs - epoch - 1)
+                last_losses += [math.nan] * (num_epochs - epoch - 1)
+                return {"epoch_means": epoch_means, "last_losses": last_losses}
+        epoch_means.append(total_loss / len(inputs))
+        last_losses.append(value)
+    return {"epoch_means": epoch_means, "last_losses": last_losses}
 
 
 def _has_nan(model: nn.Module) -> bool:
@@ -147,6 +161,44 @@ def lr_sweep(
         for rate in learning_rates:
             torch.manual_seed(cid)
             model = PixelPredictionModel()
+            results[float(rate)] = train_pixel_model(model, inputs, targets, lr=rate, num_epochs=num_epochs)[-1]
+    return results
+
+
+# ---- typical mistakes (autograder/ann/mistakes.py compares a failing student's sweep with these) ----
+
+def _fresh_model(init_seed: int, init_skip: int) -> PixelPredictionModel:
+    """The model built after ``torch.manual_seed(init_seed)`` and ``init_skip`` earlier models."""
+    torch.manual_seed(init_seed)
+    for _ in range(init_skip):
+        PixelPredictionModel()
+    return PixelPredictionModel()
+
+
+def training_trace(init_seed: int, rate: float, num_images: int = 500, num_epochs: int = 5,
+                   data_seed: int = DATA_SEED, init_skip: int = 0, optimizer: str = "sgd",
+                   learn: bool = True) -> dict[str, list[float]]:
+    """One training of the sweep as a student's variant of it would run: the model built after
+    ``torch.manual_seed(init_seed)`` and ``init_skip`` earlier models (a sweep seeded once before its
+    loop builds the k-th rate's model after k others), trained ``num_epochs`` at ``rate`` with
+    ``optimizer``.  Returns :func:`train_pixel_trace`'s epoch means and last-step losses; one thread,
+    global RNG states restored.  ``training_trace(cid, rate, ...)["epoch_means"][-1]`` is the contract's
+    ``lr_sweep(cid, [rate], ...)[rate]``."""
+    inputs, targets = make_training_set(num_images, data_seed)
+    with preserved_global_rng(), torch_threads(1):
+        model = _fresh_model(init_seed, init_skip)
+        return train_pixel_trace(model, inputs, targets, rate, num_epochs, optimizer=optimizer, learn=learn)
+
+
+def chained_sweep(cid: int, learning_rates: Iterable[float], num_images: int = 500, num_epochs: int = 5,
+                  data_seed: int = DATA_SEED) -> dict[float, float]:
+    """The sweep without re-initialisation: ONE model, built after ``torch.manual_seed(cid)``, trained
+    at each rate in turn (a new SGD optimizer per rate); ``{rate: final-epoch mean loss}``."""
+    inputs, targets = make_training_set(num_images, data_seed)
+    results: dict[float, float] = {}
+    with preserved_global_rng(), torch_threads(1):
+        model = _fresh_model(cid, 0)
+        for rate in learning_rates:
             results[float(rate)] = train_pixel_model(model, inputs, targets, lr=rate, num_epochs=num_epochs)[-1]
     return results
 

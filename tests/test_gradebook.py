@@ -106,10 +106,10 @@ def row(df: pd.DataFrame, key: str) -> pd.Series:
 
 def test_columns_rows_and_dtypes(df):
     assert list(df.columns) == ["student", "cid", "name", "file", *PARTS, "submitted_at", "deadline", "late_by_h",
-                                "penalty", "total", "max_total", "status", "flags", "overrides", "message"]
+                                "penalty", "total", "max_total", "status", "flags", "mistakes", "overrides", "message"]
     assert list(df["student"]) == sorted(KINDS) and len(df) == len(KINDS)
     assert df["cid"].dtype == "Int64"
-    for c in ("student", "name", "file", "flags", "message"):
+    for c in ("student", "name", "file", "flags", "mistakes", "message"):
         assert isinstance(df[c].dtype, pd.StringDtype), c
     for c in (*PARTS, "late_by_h", "penalty", "total", "max_total"):
         assert df[c].dtype == np.float64, c

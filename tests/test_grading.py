@@ -63,6 +63,7 @@ def test_full_marks(graded, tiny_cfg):
     assert "reconstruction" in r.extras and "sweep" in r.extras
     ok = r.extras["sweep"]["expected_ok"]
     assert ok == [True] * len(ok) and len(ok) == 6          # every rate compared
+    assert r.mistakes == ()                                   # nothing failed, nothing diagnosed
 
 
 def test_sweep_without_reinitialising_the_model(graded):
@@ -75,6 +76,7 @@ def test_sweep_without_reinitialising_the_model(graded):
     first_rate = r.extras["sweep"]["learning_rates"][0]
     assert r.extras["sweep"]["expected_ok"][0] is True and False in r.extras["sweep"]["expected_ok"]
     assert f"({first_rate:g}," not in msg
+    assert [(m.part, m.id) for m in r.mistakes] == [("lr_sweep", "no_reinit")]     # named, in the sandbox too
 
 
 def test_results_only_printed(graded):
@@ -90,6 +92,7 @@ def test_sigmoid_not_vectorised(graded):
     assert sig["test_chapter_and_random_values"].passed            # right for single numbers
     assert not sig["test_vectorised_and_extreme_inputs"].passed    # but not for an array
     assert "numpy array" in sig["test_vectorised_and_extreme_inputs"].message
+    assert [(m.part, m.id) for m in r.mistakes] == [("sigmoid", "math_exp")]
     assert _full_parts(r) == ALL_PARTS - {"sigmoid"}
 
 
@@ -97,6 +100,7 @@ def test_simple_cnn_with_wrong_layer_sizes(graded):
     r = graded["wrong_cnn"]
     assert _parts(r)["simple_cnn"] == 0
     assert "fc1.weight has shape (64, 3136); expected (128, 3136)" in _messages(r, "simple_cnn")
+    assert [(m.part, m.id) for m in r.mistakes] == [("simple_cnn", "layer_size")]
     assert _full_parts(r) == ALL_PARTS - {"simple_cnn"}
 
 

@@ -393,3 +393,32 @@ def configure_worker() -> None:
     import torch
 
     torch.set_num_threads(1)
+# ---- diagnosis and integrity hooks (the catalogue of typical mistakes is mistakes.py) --------------
+#
+# The engine calls these through gradekit.grading.Course when they exist: `diagnose` for each failing
+# part after judging, `comparable_answers` for every judged submission (stored with its result), and
+# `matches_cid` in the cohort's integrity pass.  None of them changes marks.
+
+def _mistakes():
+    """mistakes.py of this folder (the catalogue), loaded by path like every course module."""
+    return sibling(__file__, "mistakes")
+
+
+def _this():
+    return sibling(__file__, "course")
+
+
+def diagnose(part: str, probes: Mapping[str, Any], profile: Mapping[str, Any], cid: int | None, reference) -> list:
+    """The typical mistakes (gradekit.model.Mistake) that explain a failing part's answers, or []."""
+    return _mistakes().diagnose(_this(), part, probes, profile, cid, reference)
+
+
+def comparable_answers(probes: Mapping[str, Any], profile: Mapping[str, Any]) -> dict[str, list]:
+    """{part: [[label, number], ...]}: answers that depend only on the student's code and CID."""
+    return _mistakes().comparable_answers(_this(), probes)
+
+
+def matches_cid(part: str, answers, profile: Mapping[str, Any], cid: int, reference) -> str | None:
+    """Evidence when `answers` of `part` are the reference's for `cid` (another student's, or the
+    template's CID); None otherwise.  Cheap for a non-match: one cached first-rate reference."""
+    return _mistakes().matches_cid(_this(), part, answers, profile, cid, reference)

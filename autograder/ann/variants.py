@@ -122,6 +122,95 @@ def partial_sweep(nb, trained, claim: str = 'float("nan")'):
     return replace_in_cells(nb, "lr_results = {}\nfor rate in learning_rates:\n",
                             f"lr_results = {{rate: {claim} for rate in learning_rates if rate not in {rates!r}}}\n"
                             f"for rate in {rates!r}:\n")
+# The catalogued sweep mistakes (mistakes.py) that the flawed sweeps above do not already build.
+
+_SEED_LINE = "    torch.manual_seed(CID)\n    model = PixelPredictionModel()\n"
+_EPOCH_LOOP = "    for epoch in range(num_epochs):\n        total_loss = 0.0\n"
+_STORE = "    lr_results[rate] = total_loss / len(images_with_missing_pixels)\n"
+
+
+def sweep_seeded_with(nb, seed: int):
+    """torch.manual_seed(<seed>) instead of the student's CID: the data seed 102, the template's CID,
+    or a classmate's CID."""
+    return replace_in_cells(nb, _SEED_LINE, f"    torch.manual_seed({int(seed)})\n    model = PixelPredictionModel()\n")
+
+
+def sweep_mean_of_all_epochs(nb):
+    """Stores the mean of the epochs' mean losses instead of the final epoch's."""
+    nb = replace_in_cells(nb, _EPOCH_LOOP, "    epoch_losses = []\n" + _EPOCH_LOOP)
+    return replace_in_cells(nb, "            total_loss += loss.item()\n" + _STORE,
+                            "            total_loss += loss.item()\n"
+                            "        epoch_losses.append(total_loss / len(images_with_missing_pixels))\n"
+                            "    lr_results[rate] = sum(epoch_losses) / len(epoch_losses)\n")
+
+
+def sweep_last_step_loss(nb):
+    """Stores the last training step's loss instead of the final epoch's mean."""
+    return replace_in_cells(nb, _STORE, "    lr_results[rate] = loss.item()\n")
+
+
+def sweep_one_epoch_short(nb):
+    """range(1, num_epochs): one epoch too few."""
+    return replace_in_cells(nb, _EPOCH_LOOP, _EPOCH_LOOP.replace("range(num_epochs)", "range(1, num_epochs)"))
+
+
+def sweep_adam(nb):
+    """Adam instead of SGD."""
+    return replace_in_cells(nb, "    optimizer = optim.SGD(model.parameters(), lr=rate)\n",
+                            "    optimizer = optim.Adam(model.parameters(), lr=rate)\n")
+
+
+CATALOGUED_SWEEPS = {   # mistake id (autograder/ann/mistakes.py) -> how a student makes it
+    "stale_optimizer": sweep_stale_optimizer,
+    "seed_102": lambda nb: sweep_seeded_with(nb, 102),
+    "seed_placeholder": lambda nb: sweep_seeded_with(nb, 123446),
+    "all_epochs_mean": sweep_mean_of_all_epochs,
+    "all_epochs_sum": sweep_loss_of_all_epochs,
+    "last_step_loss": sweep_last_step_loss,
+    "wrong_epochs": sweep_one_epoch_short,
+    "seed_after_model": sweep_seeded_after_model,
+    "seeded_once": sweep_seeded_once,
+    "adam": sweep_adam,
+    "no_reinit": sweep_without_reinit,
+}
+
+
+def _edit(old: str, new: str):
+    """A builder that makes one edit (exactly one occurrence of `old`)."""
+    return lambda nb: replace_in_cells(nb, old, new)
+
+
+_RULE = "    return 1 if weighted_sum >= 0 else 0\n"
+_SIGMOID = "    return 1 / (1 + np.exp(-x))\n"
+
+CATALOGUED_BUGS = {   # (part, mistake id) -> builder applied after fixing that part's seeded bug
+    ("perceptron", "strict_inequality"): _edit(_RULE, "    return 1 if weighted_sum > 0 else 0\n"),
+    ("perceptron", "bias_ignored"): _edit("weighted_sum = x1 * w1 + x2 * w2 + bias", "weighted_sum = x1 * w1 + x2 * w2"),
+    ("perceptron", "returns_weighted_sum"): _edit(_RULE, "    return weighted_sum\n"),
+    ("sigmoid", "math_exp"): lambda nb: sigmoid_not_vectorised(nb),
+    ("sigmoid", "sign_flip"): _edit(_SIGMOID, "    return 1 / (1 + np.exp(x))\n"),
+    ("sigmoid", "missing_parentheses"): _edit(_SIGMOID, "    return 1 / 1 + np.exp(-x)\n"),
+    ("simple_cnn", "layer_size"): lambda nb: cnn_wrong_sizes(nb),
+    ("simple_cnn", "missing_activation"): _edit("        x = self.relu3(x)\n", ""),   # forward() without relu3
+}
+
+
+_BEST = "best_lr = min(finite_results, key=finite_results.get)\n"
+
+CATALOGUED_BEST_LR = {   # mistake id -> how a student makes it
+    "highest_loss": _edit(_BEST, "best_lr = max(finite_results, key=finite_results.get)\n"),
+    "loss_not_rate": _edit(_BEST, "best_lr = min(finite_results.values())\n"),
+    "diverged_rate": lambda nb: best_lr_by_argmin(nb),
+}
+
+
+def best_lr_by_argmin(nb):
+    """Records a divergence as nan (valid), then takes np.argmin over all losses: np.argmin returns the
+    position of the first nan, so best_lr is the diverged rate."""
+    nb = replace_in_cells(nb, _STORE, "    lr_results[rate] = total_loss / len(images_with_missing_pixels)\n"
+                                      "    if not np.isfinite(lr_results[rate]):\n"
+                                      "        lr_results[rate] = float('nan')\n")
+    return replace_in_cells(nb, _BEST, "best_lr = learning_rates[int(np.argmin([lr_results[r] for r in learning_rates]))]\n")
 
 
 def sweep_printed_only(nb):
