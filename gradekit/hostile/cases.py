@@ -391,15 +391,15 @@ def course_cases(cells) -> tuple[Case, ...]:
     out = []
     taken = {c.name for c in CASES + CONTROLS}
     for cell in cells:
-        problems = [f"base {cell.base!r} is not 'a' or 'b'"] * (cell.base not in ("a", "b"))
-        problems += [f"where {cell.where!r} is not 'end' or 'early'"] * (cell.where not in ("end", "early"))
-        problems += [f"expect {cell.expect!r} is not 'same' or 'at_most'"] * (cell.expect not in _COURSE_EXPECT)
-        problems += [f"unknown helper {h!r} (known: channel, liar)" for h in cell.helpers
-                     if h != "channel" and h not in _HELPER_CELLS]
-        if cell.name in taken:
-            problems.append("the name is taken by another case")
-        if not cell.name.isidentifier() or cell.name.startswith("zip"):
-            problems.append("the name must be an identifier, not starting with 'zip' (the corpus's LMS users)")
+        checks = [(cell.base in ("a", "b"), f"base {cell.base!r} is not 'a' or 'b'"),
+                  (cell.where in ("end", "early"), f"where {cell.where!r} is not 'end' or 'early'"),
+                  (cell.expect in _COURSE_EXPECT, f"expect {cell.expect!r} is not 'same' or 'at_most'"),
+                  (cell.name not in taken, "the name is taken by another case"),
+                  (cell.name.isidentifier() and not cell.name.startswith("zip"),
+                   "the name must be an identifier, not starting with 'zip' (the corpus's LMS users)"),
+                  *((h == "channel" or h in _HELPER_CELLS, f"unknown helper {h!r} (known: channel, liar)")
+                    for h in cell.helpers)]
+        problems = [why for ok, why in checks if not ok]
         if problems:
             raise SetupError(f"course.py hostile_cells: case {cell.name!r}: {'; '.join(problems)}")
         taken.add(cell.name)
