@@ -141,14 +141,14 @@ def _build(cfg: Config, course, work: Path, gradebook_dir: Path, secret: str, li
     from . import fabricate
     from .intake import read_submission
 
-    m = course.module                  # the course contract (gradekit.api.CourseHooks)
+    hooks = course.module              # the course contract (gradekit.api.CourseHooks)
     release = nbformat.read(cfg.release, as_version=4)
     source = nbformat.read(cfg.source, as_version=4)
     profile = course.profile
-    a = m.student(release, source, name="Honest A", cid=CID_A, fixed=m.BUG_PARTS, solved=m.TASK_PARTS,
-                  profile=profile)
-    b = m.student(release, source, name="Honest B", cid=CID_B, fixed=m.BUG_PARTS[-1:], solved=m.TASK_PARTS[:1],
-                  profile=profile)
+    a = hooks.student(release, source, name="Honest A", cid=CID_A, fixed=hooks.BUG_PARTS,
+                      solved=hooks.TASK_PARTS, profile=profile)
+    b = hooks.student(release, source, name="Honest B", cid=CID_B, fixed=hooks.BUG_PARTS[-1:],
+                      solved=hooks.TASK_PARTS[:1], profile=profile)
 
     folder = work / "inputs" / "notebooks"
     folder.mkdir(parents=True)
@@ -182,7 +182,7 @@ def _build(cfg: Config, course, work: Path, gradebook_dir: Path, secret: str, li
                     *sorted(f"reference.{m.stem}" for m in (cfg.root / "reference").glob("[a-z]*.py"))],
         "probe_names": [p.name for p in course.module.make_probes(profile, np.random.default_rng(0))],
     }
-    ctx = Ctx(a=a, b=b, targets=targets, work=work, source=source, bug_parts=tuple(m.BUG_PARTS[:-1]))
+    ctx = Ctx(a=a, b=b, targets=targets, work=work, source=source, bug_parts=tuple(hooks.BUG_PARTS[:-1]))
 
     zip_entries: list = []
     forbidden: list[Path] = []
