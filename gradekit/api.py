@@ -86,8 +86,16 @@ class DemoStudent:
 @dataclass(frozen=True)
 class HostileCell:
     """A course-specific hostile cell for the corpus (``gradekit corpus``): a cell that needs the course's
-    libraries or answer formats (lying tensors, forged answers).  ``base``: "a" (full marks) or "b"
-    (seeded bugs left in); ``expect``: "same" or "at_most" (see gradekit.hostile.Expect)."""
+    names, libraries or answer formats (lying tensors, forged answers, a partial sweep).  The corpus
+    inserts ``source`` into an honest student's notebook and grades it under the case's ``name``.
+
+    ``base``: "a" (full marks) or "b" (the last seeded bug fixed, the first task solved: the others left as
+    released); ``where``: "end" or "early" (after the first code cell); ``expect``: "same" (every check
+    scores what the honest baseline scores) or "at_most" (no check scores above it);
+    ``helpers``: engine cells run before ``source`` -- "liar" (``_gk_lie_about_everything(make)``: every
+    student function returns ``make(args)``), "channel" (the exfiltration channel: ``_GK``, the corpus's
+    targets, and ``_gk_note(what)``; the cell then fails with ``LEAKED <what>``, counted as an escape);
+    ``judge_s``: at most this many seconds judging the case's answers."""
 
     name: str
     what: str
@@ -95,6 +103,8 @@ class HostileCell:
     base: str = "b"
     where: str = "end"
     expect: str = "same"
+    helpers: tuple[str, ...] = ()
+    judge_s: float | None = None
 
 
 # -- the hooks --------------------------------------------------------------------------------------
@@ -147,7 +157,7 @@ OPTIONAL_HOOKS: Mapping[str, tuple[str, str]] = {
                       "the source notebook resized to a profile (time budgets, version checks); unchanged"),
     "expected_names": ("() -> list[str]", "the names the probes need (other-version check); every function "
                                           "and class the release's answer cells define"),
-    "hostile_cells": ("(targets) -> list[HostileCell]", "the corpus runs the engine's generic cases only"),
+    "hostile_cells": ("() -> list[HostileCell]", "the corpus runs the engine's generic cases only"),
     "diagnose": ("(part, probes, profile, cid | None, reference) -> list[Mistake]",
                  "called for each failing part after judging; names typical mistakes (never changes marks); none"),
     "comparable_answers": ("(probes, profile) -> {part: [[label, number], ...]}",

@@ -1,9 +1,9 @@
 """The hostile corpus: graded in one batch, judged against the guarantees the sandbox and the engine make.
 
 ``python -m gradekit.corpus`` (the CI test is ``tests/test_corpus.py``) builds every case of
-:mod:`gradekit.hostile` from the course's notebooks, plants canaries, grades the whole corpus with
-:func:`gradekit.batch.grade_batch` in ONE batch together with the two honest students it is built from
-(A: full marks, B: partial), and prints one line::
+:mod:`gradekit.hostile` and of the course's ``hostile_cells`` hook from the course's notebooks, plants
+canaries, grades the whole corpus with :func:`gradekit.batch.grade_batch` in ONE batch together with
+the two honest students it is built from (A: full marks, B: partial), and prints one line::
 
     corpus: N cases, 0 escapes, 0 marks gained, 0 rows lost
 
@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from .config import Config
-from .hostile import CASES, CID_A, CID_B, CONTROLS, LEAK_MARK, PWNED, Case, Ctx, Sparse, ZipCase
+from .hostile import CID_A, CID_B, CONTROLS, LEAK_MARK, PWNED, Case, Ctx, Sparse, ZipCase, cases_for
 from .model import Status, SubmissionResult
 
 #: The corpus's limits (the tiny profile grades an honest notebook in 10-20 s on a loaded 2-core machine).
@@ -141,13 +141,14 @@ def _build(cfg: Config, course, work: Path, gradebook_dir: Path, secret: str, li
     from . import fabricate
     from .intake import read_submission
 
-    v = course.content_module("variants")
+    hooks = course.module              # the course contract (gradekit.api.CourseHooks)
     release = nbformat.read(cfg.release, as_version=4)
     source = nbformat.read(cfg.source, as_version=4)
     profile = course.profile
-    a = v.full_marks(release, source, name="Honest A", cid=CID_A, profile=profile)
-    b = v.student(release, source, name="Honest B", cid=CID_B, fixed=v.BUG_PARTS[-1:], solved=v.TASK_PARTS[:1],
-                  profile=profile)
+    a = hooks.student(release, source, name="Honest A", cid=CID_A, fixed=hooks.BUG_PARTS,
+                      solved=hooks.TASK_PARTS, profile=profile)
+    b = hooks.student(release, source, name="Honest B", cid=CID_B, fixed=hooks.BUG_PARTS[-1:],
+                      solved=hooks.TASK_PARTS[:1], profile=profile)
 
     folder = work / "inputs" / "notebooks"
     folder.mkdir(parents=True)
@@ -181,7 +182,7 @@ def _build(cfg: Config, course, work: Path, gradebook_dir: Path, secret: str, li
                     *sorted(f"reference.{m.stem}" for m in (cfg.root / "reference").glob("[a-z]*.py"))],
         "probe_names": [p.name for p in course.module.make_probes(profile, np.random.default_rng(0))],
     }
-    ctx = Ctx(a=a, b=b, targets=targets, work=work, source=source, bug_parts=tuple(v.BUG_PARTS[:-1]))
+    ctx = Ctx(a=a, b=b, targets=targets, work=work, source=source, bug_parts=tuple(hooks.BUG_PARTS[:-1]))
 
     zip_entries: list = []
     forbidden: list[Path] = []
@@ -542,10 +543,12 @@ def run_corpus(cfg: Config, out_dir: Path, workers: int = 2, *, only: Sequence[s
     if not cfg.sandbox or (reason := sandbox_self_test()) is not None:
         raise SandboxUnavailable("the hostile corpus needs the sandbox: "
                                  + ("it is switched off" if not cfg.sandbox else reason))
-    unknown = set(only or ()) - {c.name for c in CASES}
+    course = Course(cfg)
+    every = cases_for(course)
+    unknown = set(only or ()) - {c.name for c in every}
     if unknown:
-        raise ValueError(f"unknown corpus case(s) {sorted(unknown)}; known: {[c.name for c in CASES]}")
-    cases = [c for c in CASES if only is None or c.name in only] + (list(CONTROLS) if controls else [])
+        raise ValueError(f"unknown corpus case(s) {sorted(unknown)}; known: {[c.name for c in every]}")
+    cases = [c for c in every if only is None or c.name in only] + (list(CONTROLS) if controls else [])
 
     out_dir = Path(out_dir).resolve()
     if out_dir.exists() and any(out_dir.iterdir()):
@@ -556,7 +559,6 @@ def run_corpus(cfg: Config, out_dir: Path, workers: int = 2, *, only: Sequence[s
     (out_dir / MARKER_FILE).write_text("a gradekit hostile corpus: the next run empties this folder\n")
     gradebook_dir = out_dir / "gradebook"
 
-    course = Course(cfg)
     secret = SECRET_PREFIX + secrets.token_hex(12)
     listeners = _Listeners()
     old_env = os.environ.get(CANARY_ENV)

@@ -1,4 +1,4 @@
-"""The hostile corpus (gradekit.hostile cases, gradekit.corpus runner).
+"""The hostile corpus (gradekit.hostile cases and cells, the course's hostile_cells, gradekit.corpus runner).
 
 Fast tests: every case builds from the release, files that are not notebooks are refused as the case
 expects, each hostile notebook is its honest baseline plus one cell, and the detector is not blind
@@ -22,10 +22,17 @@ import nbformat
 import pytest
 
 from gradekit import corpus, hostile
-from gradekit.hostile import CASES, CONTROLS, Ctx
+from gradekit.api import HostileCell
+from gradekit.errors import SetupError
+from gradekit.hostile import CASES, CONTROLS, Ctx, cell_source
 from gradekit.model import CheckResult, Status, SubmissionResult
 
 SECRET = corpus.SECRET_PREFIX + "0123456789abcdef01234567"
+MINI = Path(__file__).resolve().parent / "courses" / "mini"
+
+
+def cells(*names: str) -> str:
+    return "\n".join(cell_source(n) for n in names)
 
 
 def fake_listeners():
@@ -36,7 +43,7 @@ def fake_listeners():
 def built(tmp_path_factory, tiny_cfg, course):
     work = tmp_path_factory.mktemp("corpus")
     return corpus._build(tiny_cfg, course, work, work / "gradebook", SECRET, fake_listeners(),
-                         list(CASES) + list(CONTROLS)), work
+                         list(hostile.cases_for(course)) + list(CONTROLS)), work
 
 
 def read(path: Path, cfg):
@@ -46,12 +53,13 @@ def read(path: Path, cfg):
                            max_bytes=int(cfg.limits.max_notebook_mb * 1024 * 1024))
 
 
-def test_cases_are_well_formed():
-    names = [c.name for c in CASES + CONTROLS]
+def test_cases_are_well_formed(course):
+    every = hostile.cases_for(course) + CONTROLS
+    names = [c.name for c in every]
     assert len(names) == len(set(names)) and not set(names) & set(corpus.HONEST)
-    for c in CASES + CONTROLS:
+    for c in every:
         assert c.group in {"read", "write", "patch", "liar", "resource", "network", "intake", "zip", "isolation",
-                           "control"}
+                           "course", "control"}
         assert c.expect.points in {"same", "at_most", "zero"}
         assert (c.group == "zip") == (re.fullmatch(r"zip[a-z]+", c.name) is not None)   # LMS usernames
     groups = {c.group for c in CASES}
@@ -59,12 +67,12 @@ def test_cases_are_well_formed():
     assert sum(c.base is not None for c in CASES) >= 30
 
 
-def test_every_case_builds_from_the_release(built, tiny_cfg):
+def test_every_case_builds_from_the_release(built, tiny_cfg, course):
     b, work = built
     folder = work / "inputs" / "notebooks"
     assert b.solo.keys() == set(corpus.HONEST)
     assert all(SECRET in b.solo[k].notebook_json for k in corpus.HONEST)      # the canary in their files
-    for case in CASES + CONTROLS:
+    for case in hostile.cases_for(course) + CONTROLS:
         if case.group == "zip":
             continue
         sub = read((work / "inputs" / "ordered" if case.ordered else folder) / f"{case.name}.ipynb", tiny_cfg)
@@ -96,7 +104,7 @@ def test_zip_cases_refused_with_a_row_and_nothing_written_outside(built, tmp_pat
     [zpath] = [p for p in b.inputs if p.suffix == ".zip"]
     intake = expand_inputs([zpath], tmp_path / "intake")
     assert [i.key for i in intake.items] == ["zipattempts"]
-    assert intake.items[0].flags == ("several_attempts",) and intake.items[0].source_name == "ann_final.ipynb"
+    assert intake.items[0].flags == ("several_attempts",) and intake.items[0].source_name == "submission_final.ipynb"
     refused = {r.key: r.reason for r in intake.refused}
     for case in CASES:
         if case.group == "zip" and case.base is None:
@@ -112,14 +120,14 @@ def ctx_for(tmp_path: Path) -> tuple[Ctx, Path, Path]:
     targets = {"files": [str(canary)], "repo_files": [], "repo_rel": [], "repo_root": str(tmp_path / "nowhere"),
                "dirs": [str(secret_dir)], "read_dirs": [str(secret_dir)], "names": [corpus.CANARY_NAME],
                "port": 9, "abstract": "x", "host_ips": [], "env_var": corpus.CANARY_ENV, "daemon_tag": "1",
-               "modules": [], "probe_names": ["perceptron"]}
+               "modules": [], "probe_names": ["answer"]}
     return Ctx(a=None, b=None, targets=targets, work=tmp_path, case="selftest"), canary, secret_dir
 
 
 def run_here(source: str) -> dict:
     """Execute a hostile cell in this process (no sandbox!) after a student function was defined."""
     ns = {"__name__": "__main__"}
-    exec(compile("def perceptron(*args):\n    return 1\n", "<student>", "exec"), ns)
+    exec(compile("def answer(*args):\n    return 1\n", "<student>", "exec"), ns)
     exec(compile(source, "<hostile>", "exec"), ns)
     return ns
 
@@ -129,13 +137,13 @@ def test_read_cells_report_what_they_can_see(tmp_path):
     turns the student's functions into ones that raise it (what probes and check messages then show)."""
     ctx, canary, _ = ctx_for(tmp_path)
     with pytest.raises(RuntimeError, match=f"^{hostile.LEAK_MARK} read b'{SECRET}") as err:
-        run_here(ctx.cell(hostile._READ_PATHS))
+        run_here(ctx.cell(cell_source("read_paths")))
     assert str(canary)[:40] in str(err.value)
     # the environment too
     os.environ[corpus.CANARY_ENV] = SECRET
     try:
         with pytest.raises(RuntimeError, match=f"environment {corpus.CANARY_ENV}={SECRET}"):
-            run_here(ctx.cell(hostile._READ_ENV_IMPORTS))
+            run_here(ctx.cell(cell_source("read_env_imports")))
     finally:
         del os.environ[corpus.CANARY_ENV]
 
@@ -143,19 +151,19 @@ def test_read_cells_report_what_they_can_see(tmp_path):
 def test_student_functions_raise_the_leak():
     ctx = Ctx(a=None, b=None, targets={}, work=Path("."), case="t")
     ns = {"__name__": "__main__"}
-    exec(compile("def perceptron(*args):\n    return 1\n", "<student>", "exec"), ns)
+    exec(compile("def answer(*args):\n    return 1\n", "<student>", "exec"), ns)
     exec(compile(ctx.cell("_gk_note('found it')", report=False), "<hostile>", "exec"), ns)
     with pytest.raises(RuntimeError, match="LEAKED found it"):
         ns["_gk_report"]()
     with pytest.raises(RuntimeError, match="LEAKED found it"):
-        ns["perceptron"](1, 2)
+        ns["answer"](1, 2)
 
 
 def test_write_cell_is_seen_by_the_host_checks(tmp_path):
     ctx, canary, secret_dir = ctx_for(tmp_path)
     watched = {canary: corpus._fingerprint(canary)}
     with pytest.raises(RuntimeError, match=f"{hostile.LEAK_MARK} visible"):
-        run_here(ctx.cell(hostile._WRITE_OUTSIDE))
+        run_here(ctx.cell(cell_source("write_outside")))
     found = corpus.host_escapes(watched, [tmp_path / "must-not-exist"], [tmp_path])
     assert f"{canary} was deleted" in found
     assert any(f"{hostile.PWNED}-selftest was written from inside the sandbox" in f for f in found)
@@ -228,8 +236,6 @@ def test_keyring_cells_detect_a_hand_over_without_the_filter(tmp_path):
     import subprocess
     import sys
 
-    from gradekit.hostile_trust import KEYRING_STORE, KEYRING_TAKE
-
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("needs root and setpriv to switch to a throwaway uid")
     uid = 64000 + os.getpid() % 900
@@ -238,9 +244,9 @@ def test_keyring_cells_detect_a_hand_over_without_the_filter(tmp_path):
     clear = ("import ctypes;c=ctypes.CDLL(None);c.syscall.restype=ctypes.c_long;"
              "[c.syscall(%d, 7, ctypes.c_int(r)) for r in (-4, -5)]" % {"aarch64": 219}.get(os.uname().machine, 250))
     try:
-        stored = subprocess.run(as_uid + ["def perceptron(*a):\n    return 1\n" + ctx.cell(KEYRING_STORE)],
+        stored = subprocess.run(as_uid + ["def answer(*a):\n    return 1\n" + ctx.cell(cells("keyring_syscalls", "keyring_store"))],
                                 capture_output=True, text=True, timeout=60, cwd="/")
-        taken = subprocess.run(as_uid + ["def perceptron(*a):\n    return 1\n" + ctx.cell(KEYRING_TAKE)],
+        taken = subprocess.run(as_uid + ["def answer(*a):\n    return 1\n" + ctx.cell(cells("keyring_syscalls", "keyring_take"))],
                                capture_output=True, text=True, timeout=60, cwd="/")
     finally:
         subprocess.run(as_uid + [clear], capture_output=True, timeout=60, cwd="/")
@@ -266,11 +272,93 @@ def test_summary_line():
     assert s.line() == "corpus: 36 cases, 0 escapes, 0 marks gained, 0 rows lost" and s.ok
 
 
+# ------------------------------------------------------------------------------- cells and the course
+
+def test_hostile_cells_are_real_files_no_import_runs():
+    """Every engine cell is a .py file that compiles, every one is used, and cells/ is no package (so
+    nothing -- pkgutil.walk_packages in test_imports included -- imports, that is runs, one)."""
+    import pkgutil
+
+    files = sorted(hostile.CELLS.glob("*.py"))
+    assert len(files) >= 40 and not (hostile.CELLS / "__init__.py").exists()
+    for f in files:
+        compile(f.read_text(), str(f), "exec")
+    assert not [m.name for m in pkgutil.walk_packages(hostile.__path__, "gradekit.hostile.") if "cells" in m.name]
+    cases_py = (Path(hostile.__file__).parent / "cases.py").read_text() + (Path(hostile.__file__).parent
+                                                                          / "model.py").read_text()
+    unused = [f.stem for f in files if f'"{f.stem}"' not in cases_py]
+    assert unused == [], f"cells no case uses: {unused}"
+
+
+def test_the_course_cells_are_its_own_cases(course):
+    """The ANN course's hostile_cells hook (autograder/ann/hostile/) becomes cases of group "course"
+    under the names the corpus has always used; the engine's cases name no chapter."""
+    course_cases = [c for c in hostile.cases_for(course) if c.group == "course"]
+    assert {c.name for c in course_cases} >= {"liar_tensor", "forged_printed_answers", "partial_sweep_diverged",
+                                               "partial_sweep_made_up", "answer_out_of_range", "patch_torch_asserts"}
+    assert {c.name: c.expect.judge_s for c in course_cases}["answer_out_of_range"] is not None
+    assert not {c.name for c in course_cases} & {c.name for c in CASES}
+
+
+def test_course_hostile_cells_become_cases_with_their_helpers():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("Name = 'x'\nCID = 1"),
+                                         nbformat.v4.new_code_cell("def answer(x):\n    return x")])
+    ctx = Ctx(a=nb, b=nb, targets={"files": []}, work=Path("."), case="mine")
+    [liar, channel] = hostile.course_cases([
+        HostileCell("mine", "lies", "_gk_lie_about_everything(lambda args: 0)\n", helpers=("liar",)),
+        HostileCell("mine_too", "reports", "_gk_note(_GK['files'])\n", base="a", where="early", expect="at_most",
+                    helpers=("channel",), judge_s=5.0)])
+    assert (liar.group, liar.base, liar.expect) == ("course", "b", hostile.Expect())
+    assert (channel.expect.points, channel.expect.judge_s) == ("at_most", 5.0)
+    source = liar.make(ctx).cells[-1].source
+    assert cell_source("liar_head") in source and source.endswith("_gk_lie_about_everything(lambda args: 0)\n")
+    ctx.case = "mine_too"
+    made = channel.make(ctx)
+    assert made.cells[1].id == "hostile-mine-too"                  # early: after the first code cell
+    assert made.cells[1].source.rstrip().endswith("_gk_report()") and '"__TARGETS__"' not in made.cells[1].source
+    compile(made.cells[1].source, "mine_too", "exec")
+
+
+@pytest.mark.parametrize("bad, why", [
+    (HostileCell("read_direct", "", ""), "taken by another case"),
+    (HostileCell("x", "", "", base="c"), "base 'c'"),
+    (HostileCell("x", "", "", where="middle"), "where 'middle'"),
+    (HostileCell("x", "", "", expect="zero"), "expect 'zero'"),
+    (HostileCell("x", "", "", helpers=("torch",)), "unknown helper 'torch'"),
+    (HostileCell("zipper", "", ""), "not starting with 'zip'"),
+])
+def test_course_hostile_cells_are_checked(bad, why):
+    with pytest.raises(SetupError, match=re.escape(why)):
+        hostile.course_cases([bad])
+
+
+def test_a_course_without_hostile_cells_builds_the_generic_corpus(tmp_path):
+    """tests/courses/mini has no hostile_cells hook: its corpus is the engine's cases, and every one of
+    them builds from its release (no grading)."""
+    import shutil
+
+    from gradekit.config import load_config
+    from gradekit.grading import Course
+    from gradekit.release import generate_release
+
+    root = tmp_path / "mini"
+    shutil.copytree(MINI, root, ignore=shutil.ignore_patterns("__pycache__", "release", ".gradekit-cache"))
+    generate_release(root)
+    mini = Course(load_config(root / "gradekit.toml"))
+    assert mini.hook("hostile_cells") is None and hostile.cases_for(mini) == CASES
+    b = corpus._build(mini.cfg, mini, tmp_path / "corpus", tmp_path / "corpus" / "gradebook", SECRET,
+                      fake_listeners(), list(CASES))
+    built = {p.stem for p in (tmp_path / "corpus" / "inputs").rglob("*.ipynb")}
+    assert built == {c.name for c in CASES if c.group != "zip"} | set(corpus.HONEST)
+    assert len(b.ordered) == 4 and b.sandboxed_runs == 2 + sum(c.base is not None for c in CASES)
+
+
 # ------------------------------------------------------------------------------------------ the corpus
 
 @pytest.mark.slow
 @pytest.mark.sandbox
 def test_the_corpus_in_one_batch(tiny_cfg, tmp_path):
+    from gradekit.grading import Course
     from gradekit.sandbox import sandbox_self_test
 
     if (reason := sandbox_self_test()) is not None:
@@ -291,4 +379,4 @@ def test_the_corpus_in_one_batch(tiny_cfg, tmp_path):
     assert summary.seconds <= summary.time_bound_s
     assert time.perf_counter() - t0 < 12 * 60, "the corpus should cost CI well under ten minutes"
     rows = json.loads(json.dumps([o.__dict__ for o in summary.outcomes]))
-    assert {r["case"] for r in rows} == {c.name for c in CASES + CONTROLS}
+    assert {r["case"] for r in rows} == {c.name for c in hostile.cases_for(Course(tiny_cfg)) + CONTROLS}

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from gradekit.api import BundledFile, ProbeSpec, atomic_write, sibling
+from gradekit.api import BundledFile, HostileCell, ProbeSpec, atomic_write, sibling
 
 HERE = Path(__file__).resolve().parent
 PARTS = ("perceptron", "sigmoid", "simple_cnn", "lr_sweep", "best_lr")   # gradebook columns, in notebook order
@@ -422,3 +422,31 @@ def matches_cid(part: str, answers, profile: Mapping[str, Any], cid: int, refere
     """Evidence when `answers` of `part` are the reference's for `cid` (another student's, or the
     template's CID); None otherwise.  Cheap for a non-match: one cached first-rate reference."""
     return _mistakes().matches_cid(_this(), part, answers, profile, cid, reference)
+
+
+# ---- hostile cells for the corpus (gradekit corpus) ---------------------------------------------
+
+def hostile_cells() -> list[HostileCell]:
+    """The corpus's cases that need this chapter's names and libraries: lying tensors, patched torch
+    asserts, answers forged from what the release prints, sweeps half done (points need the work, issue
+    12).  Each cell is a file in ./hostile/, inserted into an honest student's notebook."""
+    def cell(name: str) -> str:
+        return (HERE / "hostile" / f"{name}.py").read_text(encoding="utf-8")
+
+    return [
+        HostileCell("patch_torch_asserts", "torch.allclose, torch.equal and torch.testing.assert_close always agree",
+                    cell("patch_torch"), base="b", where="early"),
+        HostileCell("liar_tensor", "every function returns a Tensor subclass whose ==, detach, numpy lie",
+                    cell("liar_tensor"), base="b", helpers=("liar",)),
+        # points need the work: on B, nothing may score above B
+        HostileCell("forged_printed_answers", "publish_display_data wrapped: reads each probe's inputs from the "
+                    "caller's frame, answers the release's printed constants, a made-up sweep",
+                    cell("forge_printed_answers"), base="b", expect="at_most"),
+        HostileCell("partial_sweep_diverged", "trains the first two rates only, claims nan for the others, "
+                    "best_lr the better of the two", cell("partial_sweep_diverged"), base="b", expect="at_most"),
+        HostileCell("partial_sweep_made_up", "trains the first rate and the best only, made-up losses above it "
+                    "elsewhere", cell("partial_sweep_made_up"), base="b", expect="at_most"),
+        # judging odd answers stays bounded (issue 12: ~1-3 s normally; the bound leaves room for a loaded machine)
+        HostileCell("answer_out_of_range", "lr_results = {10 ** 400: 0.0, 0.1: 10 ** 400}, best_lr = 10 ** 400",
+                    cell("answer_out_of_range"), base="a", expect="at_most", judge_s=15.0),
+    ]

@@ -120,7 +120,7 @@ def contract(release_nb: Any, source_nb: Any, expected_names: Sequence[str] | No
                         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
         expected_names = sorted(defined)
     # Only what the untouched release defines tells a version apart: a task not yet answered, or a
-    # seeded bug not yet fixed (`def sigmoid():`, `clas SimpleCNN`), is this release's notebook.
+    # seeded bug not yet fixed (a `def` or `class` left as released), is this release's notebook.
     return ReleaseContract(given, answer_cells, tuple(n for n in expected_names if n in release_names),
                            {n: s for n, s in sigs.items() if n in expected_names},
                            {n: s for n, s in release_sigs.items() if n in expected_names})

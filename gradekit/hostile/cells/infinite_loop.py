@@ -1,0 +1,3 @@
+# A hostile cell of the gradekit corpus: while True: pass.
+while True:
+    pass
