@@ -137,6 +137,7 @@ def _job_files_in_new_process(cache_dir: str) -> dict:
     return {rel: Path(p).read_bytes() for rel, p in files.items() if rel.startswith("data/")}
 
 
+@pytest.mark.slow
 def test_cold_cache_grading_data_is_complete_when_workers_race(tmp_path):
     """Workers starting together on a cold cache all generate the FashionMNIST files: each must get
     the four complete files, never a half-written one or another worker's temporary file."""

@@ -81,6 +81,7 @@ def grade(cfg, subs, workers):
     return results
 
 
+@pytest.mark.slow
 def test_every_submission_run_and_judged_once(mini_cfg):
     subs = [sub("a"), sub("b", "x = 2"), sub("c"), sub("d", "x = 1/0"),
             Submission(key="e", source_name="e.ipynb", sha256="0", notebook_json=None, problem="not JSON")]
@@ -94,6 +95,7 @@ def test_every_submission_run_and_judged_once(mini_cfg):
         assert {"prepare", "sandbox", "reference", "judge"} <= set(by_key[k].timings), by_key[k].timings
 
 
+@pytest.mark.slow
 def test_worker_dying_while_judging_is_retried_once(mini_cfg):
     results = grade(mini_cfg, [sub("crash-once"), sub("crash-always"), sub("fine")], workers=1)
     by_key = {r.key: r for r in results}
@@ -131,6 +133,7 @@ def precomputing_cfg(mini_cfg):
     return mini_cfg
 
 
+@pytest.mark.slow
 def test_an_idle_worker_precomputes_a_running_notebooks_reference(precomputing_cfg):
     """One slow notebook, two workers: the idle one computes the CID's answer-independent reference
     work while the notebook runs, so its judging computes nothing; with one worker, the judging does."""
@@ -143,6 +146,7 @@ def test_an_idle_worker_precomputes_a_running_notebooks_reference(precomputing_c
     assert one.total == 1 and one.reference_computed == 1
 
 
+@pytest.mark.slow
 def test_a_batch_leaves_nothing_in_the_temp_folder_even_when_a_worker_is_killed(mini_cfg, tmp_path, monkeypatch):
     """Every worker's job folders and caches live in a temp root the batch process owns and removes:
     nothing is left, also when a worker is SIGKILLed in the middle of a run."""

@@ -167,6 +167,7 @@ def batch(tiny_cfg, make_student, variants, tmp_path_factory):
     return out, summary, folder
 
 
+@pytest.mark.slow
 def test_batch_reports_the_copied_sweep_with_the_classmate(batch):
     out, summary, _ = batch
     rows = pd.read_csv(out / "integrity.csv", dtype=str)
@@ -180,6 +181,7 @@ def test_batch_reports_the_copied_sweep_with_the_classmate(batch):
     assert "alice" not in (out / "feedback" / "bob.html").read_text()
 
 
+@pytest.mark.slow
 def test_batch_names_the_mistake_and_keeps_marks(batch):
     from gradekit.gradebook import read_gradebook
 
@@ -197,6 +199,7 @@ def test_batch_names_the_mistake_and_keeps_marks(batch):
     assert "Typical mistakes" in report and "no_reinit" in report
 
 
+@pytest.mark.slow
 def test_honest_cohort_has_no_integrity_rows(batch, course):
     from gradekit.store import ResultStore
 

@@ -114,6 +114,7 @@ def sweep_cases(course, variants, sweep_student, specs):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mistake", SWEEP_MISTAKES)
 def test_each_catalogued_sweep_mistake_is_named(course, sweep_cases, mistake, monkeypatch):
     nb, probes, result = sweep_cases[mistake]
@@ -125,6 +126,7 @@ def test_each_catalogued_sweep_mistake_is_named(course, sweep_cases, mistake, mo
     assert plain.checks == result.checks and plain.mistakes == ()
 
 
+@pytest.mark.slow
 def test_named_in_mistakes_csv_gradebook_and_feedback_page(course, sweep_cases, tmp_path):
     import pandas as pd
 

@@ -258,6 +258,7 @@ def _sweep_in_processes(cids):
     return [{float(k): float.fromhex(v) for k, v in json.loads(out).items()} for out in outs]
 
 
+@pytest.mark.slow
 def test_sweep_is_deterministic_across_processes():
     a, b = _sweep_in_processes([123446, 123446])
     assert a == b and set(a) == set(RATES)
@@ -282,6 +283,7 @@ def test_sweep_divergence_and_no_side_effects():
     assert best_lr(result) == 0.1
 
 
+@pytest.mark.slow
 def test_early_stop_on_nan_gives_the_full_loops_losses(monkeypatch):
     """train_pixel_model stops once a weight is nan; the epoch losses must equal the full chapter loop's."""
     import torch.optim as optim

@@ -405,6 +405,7 @@ def test_unsandboxed_run_uses_the_same_runner(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_unsandboxed_watchdog_kills_the_kernel_too(monkeypatch, tmp_path):
     monkeypatch.setattr(sandbox, "OUTSIDE_MARGIN_S", 4.0 - LIMITS.notebook_timeout_s - LIMITS.probe_timeout_s)
     limits = Limits(**{**LIMITS.__dict__, "cell_timeout_s": 30})
