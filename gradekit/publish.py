@@ -194,7 +194,7 @@ def publish(cfg: Config, inputs: PublishInputs, out_dir: Path, *, parts: Sequenc
         if not released and release_at is not None:
             n.append(f"Hidden checks are shown after the last deadline ({release_at:%Y-%m-%d %H:%M %Z}).")
         notes[r.key] = {"hidden_released": released, "penalty": penalty[r.key], "notes": n,
-                        "notebook_href": (notebooks or {}).get(r.key)}
+                        "notebook_href": (notebooks or {}).get(r.key), "course_parts": list(parts)}
     pages = pub.step("the feedback pages", lambda: write_all_feedback(results, out_dir, assignment=cfg.assignment,
                                                                       workers=workers, pages=notes,
                                                                       course_dir=cfg.checks))
@@ -205,7 +205,8 @@ def publish(cfg: Config, inputs: PublishInputs, out_dir: Path, *, parts: Sequenc
                             f"(visible checks and totals only until {release_at:%Y-%m-%d %H:%M %Z}; "
                             f"--release-feedback shows hidden checks now)"))
     report = pub.step("the class report", lambda: write_class_report(results, df, out_dir, assignment=cfg.assignment,
-                                                                     timings=timings, integrity=integrity))
+                                                                     timings=timings, integrity=integrity,
+                                                                     parts=parts))
     if report is not None:
         pub.files.append(report)
 

@@ -190,14 +190,16 @@ SectionsOf = Callable[[Mapping[str, Any]], Sequence[Any]]   # the course's feedb
 
 def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[str, Any] | None = None,
                   sections_of: SectionsOf | None = None, hidden_released: bool = True, penalty: float = 0.0,
-                  notes: Sequence[str] = (), notebook_href: str | None = None) -> str:
+                  notes: Sequence[str] = (), notebook_href: str | None = None,
+                  course_parts: Sequence[str] = ()) -> str:
     """The feedback page of one student, as HTML text (pure).
 
     ``sections_of``: the course's ``feedback_sections`` hook (draws figures from the extras).
     ``hidden_released=False`` (before the last deadline that applies to anyone): the page shows the
     totals and the visible checks only, no hidden check at all.  ``penalty``: late-penalty points
     taken off the score; ``notes``: sentences shown under the status (lateness, release date);
-    ``notebook_href``: the student's executed notebook next to the page, to link (a setting)."""
+    ``notebook_href``: the student's executed notebook next to the page, to link (a setting);
+    ``course_parts``: the course's parts in notebook order (the page's order)."""
     status = Status(result.status)
     who = result.name or result.key
     parts: list[str] = [f"<h1>{esc(assignment)}: feedback</h1>"]
@@ -219,7 +221,7 @@ def feedback_html(result: SubmissionResult, *, assignment: str, plots: Mapping[s
                 if penalty and penalty == penalty else "")
         parts.append(f'<p class="score">Score: {_num(result.total - (penalty if late else 0.0))} / '
                      f'{_num(result.max_total)}{late}</p>')
-        order = part_order([result])
+        order = part_order([result], course_parts)
         per_part: dict[str, list] = defaultdict(list)
         for c in result.checks:
             per_part[c.part].append(c)
@@ -353,7 +355,8 @@ def normalise_message(message: str) -> str:
     return _NUMBER.sub("#", message.strip()) or "(no message)"
 
 
-def common_failures(results: Sequence[SubmissionResult], per_part: int = 5) -> list[tuple[str, str, str, int]]:
+def common_failures(results: Sequence[SubmissionResult], per_part: int = 5,
+                    parts: Sequence[str] = ()) -> list[tuple[str, str, str, int]]:
     """``(part, checks, message pattern, students)``, the ``per_part`` most common per part, judged
     submissions only.  A student whose several checks fail with the same message counts once."""
     counts: dict[str, Counter] = defaultdict(Counter)
@@ -370,7 +373,7 @@ def common_failures(results: Sequence[SubmissionResult], per_part: int = 5) -> l
         for part, msg in mine:
             counts[part][msg] += 1
     out = []
-    for part in part_order([r for r in results if is_graded(r)]):
+    for part in part_order([r for r in results if is_graded(r)], parts):
         counter = counts.get(part, Counter())
         for msg, n in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:per_part]:
             out.append((part, ", ".join(sorted(names[(part, msg)])), msg, n))
@@ -411,9 +414,10 @@ def _integrity_html(integrity: Sequence[Any] | None) -> list[str]:
 
 
 def class_report_html(results: Sequence[SubmissionResult], df: pd.DataFrame, *, assignment: str,
-                      timings: Mapping[str, float] | None = None, integrity: Sequence[Any] | None = None) -> str:
+                      timings: Mapping[str, float] | None = None, integrity: Sequence[Any] | None = None,
+                      parts: Sequence[str] = ()) -> str:
     """The class report as HTML text (pure).  ``df`` is the gradebook of ``results``
-    (:func:`gradekit.gradebook.to_dataframe`)."""
+    (:func:`gradekit.gradebook.to_dataframe`); ``parts``: the course's parts in notebook order."""
     graded = [r for r in results if is_graded(r)]
     statuses = df["status"].astype(str) if len(df) else pd.Series([], dtype=str)
     judged_rows = df[~statuses.isin([s.value for s in UNGRADED_STATUSES])] if len(df) else df
@@ -460,7 +464,7 @@ def class_report_html(results: Sequence[SubmissionResult], df: pd.DataFrame, *, 
             t[0] += c.passed
             t[1] += 1
     if tally:
-        order = {p: i for i, p in enumerate(part_order(graded))}
+        order = {p: i for i, p in enumerate(part_order(graded, parts))}
         first = {k: i for i, k in enumerate(tally)}
         keys = sorted(tally, key=lambda k: (order[k[0]], first[k]))
         labels = [f"{p}: {_humanize(n)}" for p, n in keys]
@@ -471,7 +475,7 @@ def class_report_html(results: Sequence[SubmissionResult], df: pd.DataFrame, *, 
                             for (p, n), rate in zip(keys, rates)]))
 
     # common failures
-    fails = common_failures(results)
+    fails = common_failures(results, parts=parts)
     if fails:
         body.append("<h2>Most common failure messages</h2><p>Per part, numbers replaced by #.</p>"
                     + _table(("Part", "Check(s)", "Message", "Students"), fails))
@@ -517,11 +521,11 @@ def class_report_html(results: Sequence[SubmissionResult], df: pd.DataFrame, *, 
 
 def write_class_report(results: Sequence[SubmissionResult], df: pd.DataFrame, out_dir: str | os.PathLike[str], *,
                        assignment: str, timings: Mapping[str, float] | None = None,
-                       integrity: Sequence[Any] | None = None) -> Path:
+                       integrity: Sequence[Any] | None = None, parts: Sequence[str] = ()) -> Path:
     """Write ``out_dir/report.html``: status counts, score histogram, per-part summary, pass rate per
     check, most common failure messages per part, students per typical mistake, the integrity
     evidence (``integrity``: gradekit.integrity.Evidence rows; staff only), flagged submissions,
     submissions a TA must look at (with the grader's traceback for errors), and timing per stage (median/max/total over
     ``result.timings``; ``timings`` are whole-run stage seconds).  Returns its path."""
     return _write(Path(out_dir) / CLASS_REPORT, class_report_html(results, df, assignment=assignment,
-                                                                  timings=timings, integrity=integrity))
+                                                                  timings=timings, integrity=integrity, parts=parts))

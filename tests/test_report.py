@@ -210,3 +210,17 @@ def test_class_report_300_students_is_fast(tmp_path):
     t0 = time.perf_counter()
     write_class_report(results, df, tmp_path, assignment="ANN", timings={"intake": 3.0})
     assert time.perf_counter() - t0 < 10.0
+
+
+def test_feedback_and_report_list_parts_in_the_courses_order():
+    """Checks arrive in pytest's file order (best_lr first); pages follow the course's PARTS."""
+    r = make_result("partial")
+    r = type(r)(**{**r.__dict__, "checks": tuple(sorted(r.checks, key=lambda c: c.part))})
+    page = feedback_html(r, assignment="A", course_parts=PARTS)
+    at = [page.index(f"<td>{p}</td>") for p in PARTS]
+    assert at == sorted(at), "parts not in notebook order"
+    df = to_dataframe([r], parts=PARTS)
+    html = report.class_report_html([r], df, assignment="A", parts=PARTS)
+    common = html[html.index("Most common failure messages"):]
+    shown = [p for p in PARTS if f"<td>{p}</td>" in common]
+    assert [common.index(f"<td>{p}</td>") for p in shown] == sorted(common.index(f"<td>{p}</td>") for p in shown)
