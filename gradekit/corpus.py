@@ -197,7 +197,7 @@ def _build(cfg: Config, course, work: Path, gradebook_dir: Path, secret: str, li
             zip_entries += made.entries
             forbidden += list(made.forbidden)
             continue
-        path = (ordered_folder if case.ordered else folder) / f"{case.name}.ipynb"
+        path = (ordered_folder if case.ordered else folder) / (case.file or f"{case.name}.ipynb")
         path.parent.mkdir(parents=True, exist_ok=True)
         if case.ordered:
             ordered_paths.append((case.ordered, index, case.name, path))
@@ -481,11 +481,60 @@ def _results_by_key(store_path: Path) -> dict[str, list[SubmissionResult]]:
     return out
 
 
+#: Every file a TA opens or uploads, with its encoding and delimiter (gradekit.escape, gradekit.lms_upload).
+SHEETS = {"gradebook.csv": ("utf-8-sig", ","), "mistakes.csv": ("utf-8-sig", ","),
+          "integrity.csv": ("utf-8-sig", ","), "blackboard_upload.xls": ("utf-16", "\t"),
+          "blackboard_feedback.xls": ("utf-16", "\t"), "blackboard_review.tsv": ("utf-8-sig", "\t")}
+REQUIRED_OUTPUTS = ("gradebook.csv", "gradebook.parquet", "blackboard_upload.xls", "blackboard_review.tsv",
+                    "mistakes.csv", "integrity.csv", "report.html")
+
+
+def _formula(cell: str) -> bool:
+    """A cell a spreadsheet would run as a formula: text starting (after blanks) with = + - @."""
+    text = cell.lstrip(" \t\r\n\xa0")
+    if not text or text[0] not in "=+-@":
+        return False
+    try:
+        float(text)                      # -2.5 is a number, not a formula
+        return False
+    except ValueError:
+        return True
+
+
+def output_problems(out_dir: Path, keys: Sequence[str]) -> list[str]:
+    """What is wrong with the batch's outputs as their readers get them: a file missing (one odd row must
+    never cost every student their outputs), a row split by a tab or a line break, a cell that would run
+    as a formula, a student without a feedback page."""
+    from .report import FEEDBACK_DIR, feedback_filename
+
+    out_dir = Path(out_dir)
+    problems = [f"{name} was not written" for name in REQUIRED_OUTPUTS if not (out_dir / name).is_file()]
+    for name, (encoding, delimiter) in SHEETS.items():
+        path = out_dir / name
+        if not path.is_file():
+            continue
+        with open(path, newline="", encoding=encoding) as f:
+            rows = list(csv.reader(f, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if delimiter == "," else
+                                   csv.QUOTE_NONE))
+        width = len(rows[0]) if rows else 0
+        for i, row in enumerate(rows[1:], 2):
+            if len(row) != width:
+                problems.append(f"{name} line {i}: {len(row)} cells, the header has {width} (a row split by "
+                                f"a tab or a line break?)")
+            problems += [f"{name} line {i}: a formula cell {cell[:40]!r}" for cell in row if _formula(cell)]
+    problems += [f"no feedback page for {key!r}" for key in keys
+                 if not (out_dir / FEEDBACK_DIR / feedback_filename(key)).is_file()]
+    return problems
+
+
 def _gradebook_rows(path: Path) -> dict[str, int]:
+    from .escape import unescape
+
     counts: dict[str, int] = {}
     with open(path, newline="", encoding="utf-8-sig") as f:     # gradebook.csv carries a BOM (for Excel)
         for row in csv.DictReader(f):
-            counts[row["student"]] = counts.get(row["student"], 0) + 1
+            key = unescape(row["student"])                      # formula-safe cells carry a leading '
+            counts[key] = counts.get(key, 0) + 1
     return counts
 
 
@@ -583,6 +632,7 @@ def run_corpus(cfg: Config, out_dir: Path, workers: int = 2, *, only: Sequence[s
     why_not = cgroups_problem()
     confinement = "each run in its own control group" if why_not is None else f"runs NOT confined: {why_not}"
     results = _results_by_key(gradebook_dir / "results.sqlite")
+    batch_keys = sorted(results)                                   # the rows the batch's outputs hold
     for key, rows in in_order.items():
         results.setdefault(key, []).extend(rows)
     outcomes, escapes, problems, gained, rows_lost, seen = judge_corpus(built.cases, results, solo, secret, bound_one)
@@ -592,6 +642,7 @@ def run_corpus(cfg: Config, out_dir: Path, workers: int = 2, *, only: Sequence[s
         if counts.get(key, 0) != 1 and len(results.get(key, [])) == 1:
             rows_lost += 1
             problems.append(f"{key}: {counts.get(key, 0)} rows in gradebook.csv")
+    problems += output_problems(gradebook_dir, batch_keys)
     escapes += listeners.connections
     escapes += _leftover_processes(listeners.daemon_tag)
     escapes += host_escapes(built.watched, built.forbidden,

@@ -380,3 +380,36 @@ def test_the_corpus_in_one_batch(tiny_cfg, tmp_path):
     assert time.perf_counter() - t0 < 12 * 60, "the corpus should cost CI well under ten minutes"
     rows = json.loads(json.dumps([o.__dict__ for o in summary.outcomes]))
     assert {r["case"] for r in rows} == {c.name for c in hostile.cases_for(Course(tiny_cfg)) + CONTROLS}
+
+
+def test_output_problems_sees_formulas_split_rows_and_missing_outputs(tmp_path):
+    """The corpus's check of what a TA opens: it must fail on each kind of unsafe output."""
+    from gradekit.corpus import REQUIRED_OUTPUTS, output_problems
+    from gradekit.report import FEEDBACK_DIR, feedback_filename
+
+    for name in REQUIRED_OUTPUTS:
+        (tmp_path / name).write_text("")
+    (tmp_path / "gradebook.csv").write_text("\ufeffstudent,name,total\n'=1+2,\"'=HYPERLINK(\"\"x\"\")\",-2.5\n",
+                                            encoding="utf-8")
+    (tmp_path / "blackboard_upload.xls").write_text("Username\tScore\r\n'@SUM(A1)\t3\r\n", encoding="utf-16")
+    (tmp_path / FEEDBACK_DIR).mkdir()
+    (tmp_path / FEEDBACK_DIR / feedback_filename("=1+2")).write_text("<p>ok</p>")
+    assert output_problems(tmp_path, ["=1+2"]) == []                     # escaped: clean
+
+    (tmp_path / "gradebook.csv").write_text("student,name,total\n=1+2,x,3\n", encoding="utf-8-sig")
+    (tmp_path / "blackboard_upload.xls").write_text("Username\tScore\r\nbob\r\nsmith\t3\r\n", encoding="utf-16")
+    (tmp_path / "report.html").unlink()
+    problems = output_problems(tmp_path, ["=1+2", "ghost"])
+    assert "report.html was not written" in problems
+    assert any("gradebook.csv line 2: a formula cell '=1+2'" in p for p in problems)
+    assert any("blackboard_upload.xls line 2: 1 cells" in p for p in problems)
+    assert "no feedback page for 'ghost'" in problems
+
+
+def test_odd_file_names_are_corpus_cases():
+    from gradekit.hostile import CASES, NAME_CASES
+
+    files = {c.file for c in NAME_CASES if c.file}
+    assert {"corpus trailing space .ipynb", "\tcorpus leading tab.ipynb", "=1+2.ipynb"} <= files
+    assert all(c in CASES for c in NAME_CASES)
+    assert all(c.file is None or c.file == c.name + ".ipynb" for c in NAME_CASES)   # the key is the stem

@@ -236,6 +236,36 @@ TRUST_CASES: tuple[Case, ...] = (
          replace(_AT_MOST, supervisor_cpu_s=_BOUNDED_TRUSTED_CPU_S)),
 )
 
+def _named(case: str, name: str):  # noqa: ARG001 - the case's name documents the call
+    """Honest student A whose notebook says its student's Name is ``name`` (a formula, say)."""
+    from .. import fabricate
+
+    return lambda ctx: fabricate.set_details(ctx.a, name, CID_A)
+
+
+def _odd_file(stem: str) -> Case:
+    """Honest student A submitted under a file name a careless writer mishandles: its key is the stem."""
+    return Case(stem, "names", f"file name {stem + '.ipynb'!r}: every output (gradebook, upload, review, "
+                "feedback, report) is still written, its text escaped", "a",
+                lambda ctx: _details(ctx.a, "odd file name", CID_A), file=stem + ".ipynb")
+
+
+#: File names and Names a spreadsheet or a writer mishandles (issue 12): a trailing space broke every
+#: output after the gradebook; a leading tab or a newline splits a TSV row; a formula runs when a TA
+#: opens the file.  corpus.output_problems checks every output file for all of them.
+NAME_CASES: tuple[Case, ...] = (
+    _odd_file("corpus trailing space "),
+    _odd_file(" corpus leading space"),
+    _odd_file("\tcorpus leading tab"),
+    _odd_file("corpus new\nline"),
+    _odd_file("=1+2"),
+    _odd_file("@SUM(A1)"),
+    Case("formula_name", "names", "Name is =HYPERLINK(...) in the notebook: escaped in every CSV/TSV/HTML", "a",
+         _named("formula_name", '=HYPERLINK("https://evil.example/?q=1","Open your feedback")')),
+    Case("formula_name_tab", "names", "Name starts with a tab and holds a newline and a formula", "a",
+         _named("formula_name_tab", '\t-2+3\n=cmd|" /C calc"!A0')),
+)
+
 CASES: tuple[Case, ...] = (
     # -- reading what it must not see
     Case("read_direct", "read", "checks, reference, source, cache, gradebook, other submissions by absolute and "
@@ -338,6 +368,7 @@ CASES: tuple[Case, ...] = (
          Expect(flags=("several_attempts",))),
     # -- trust under attack (issue 12): nothing survives a run, odd answers, bounded trusted work
     *TRUST_CASES,
+    *NAME_CASES,
 )
 
 

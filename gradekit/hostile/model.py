@@ -50,6 +50,8 @@ class Case:
     expect: Expect = Expect()
     ordered: int = 0                    # > 0: graded before the batch by ONE worker (one sandbox slot, one
                                         # uid), in ascending order: a case of 2 runs after every case of 1
+    file: str | None = None             # the submitted file's name when it is not "<name>.ipynb" (odd names:
+                                        # the key is then the file's stem, which ``name`` must equal)
 
 
 @dataclass(frozen=True)
