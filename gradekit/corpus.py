@@ -335,7 +335,7 @@ class CorpusSummary:
 
     def line(self) -> str:
         return (f"corpus: {self.cases} cases, {len(self.escapes)} escapes, {self.marks_gained:g} marks gained, "
-                f"{self.rows_lost} rows lost")
+                f"{self.rows_lost} rows lost" + (f", {len(self.problems)} problems" if self.problems else ""))
 
     def table(self) -> str:
         rows = [f"{'case':24} {'group':9} {'status':17} {'points':>6} {'honest':>6} {'secs':>5}  message"]
