@@ -77,23 +77,10 @@ BATCH_PREFIX = "gradekit-batch-"
 
 def batch_temp_root() -> Path:
     """A temp folder for one batch, owned and removed by the batch process (`remove_batch_root`).
-    Roots left by a batch process that was itself killed are removed first."""
-    base = Path(tempfile.gettempdir())
-    for old in base.glob(f"{BATCH_PREFIX}*-*"):
-        pid = old.name[len(BATCH_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            remove_batch_root(old)
-    return Path(tempfile.mkdtemp(prefix=f"{BATCH_PREFIX}{os.getpid()}-", dir=base))
+    Roots left by a batch process that was itself killed are removed first (gradekit.tempdirs)."""
+    from .tempdirs import owned_tempdir
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return owned_tempdir(BATCH_PREFIX)
 
 
 def remove_batch_root(root: Path) -> None:

@@ -39,7 +39,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path, PurePosixPath
 from typing import Mapping, Sequence
@@ -48,6 +47,7 @@ from ..cgroups import RunGroup
 from ..config import Limits
 from ..errors import SandboxUnavailable, SetupError
 from ..model import ExecutionReport, Status
+from ..tempdirs import owned_tempdir
 from ..probes import MAX_PROBE_BYTES, ProbeSpec, wrap_probe
 from ..budgets import Budget
 from .events import _report, cell_labels
@@ -55,6 +55,8 @@ from .recipe import (EXECUTED_NOTEBOOK_BYTES, FIX_HINT, INTERRUPT_GRACE_S, JOB_I
                      NOTEBOOK_NAME, OUTSIDE_MARGIN_S, RUNNER, RUNNER_IN_SANDBOX, SLOT_UID_BASE, _bwrap_argv,
                      _limit_argv, _mpl_cache, sandbox_self_test)
 from .supervise import _supervise
+
+JOB_PREFIX = "gradekit-job-"
 from .syscalls import filter_fd
 
 __all__ = ["run_notebook", "sandbox_self_test", "remove_tree", "SLOT_UID_BASE", "OUTSIDE_MARGIN_S", "FIX_HINT"]
@@ -81,7 +83,7 @@ def run_notebook(notebook_json: str, probes: Sequence[ProbeSpec], job_files: Map
         if reason:
             raise SandboxUnavailable(reason)
     probes = list(probes)
-    root = Path(tempfile.mkdtemp(prefix="gradekit-job-", dir=workdir))
+    root = owned_tempdir(JOB_PREFIX, workdir)      # a killed worker's job folder is swept later
     group, seccomp_fd = None, None
     try:
         job = root / "job"

@@ -135,7 +135,9 @@ def _mpl_cache() -> str | None:
 
 
 def _build_mpl_cache() -> str | None:
-    d = tempfile.mkdtemp(prefix="gradekit-mpl-")
+    from ..tempdirs import owned_tempdir
+
+    d = str(owned_tempdir("gradekit-mpl-"))     # atexit does not run in a killed worker: swept later
     atexit.register(shutil.rmtree, d, True)
     try:
         subprocess.run([sys.executable, "-I", "-c", "import matplotlib.font_manager"], check=True, timeout=300,
