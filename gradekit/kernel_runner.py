@@ -183,7 +183,7 @@ class Runner:
 
         # Unix sockets in the private /tmp instead of TCP ports: no port races between slots when
         # running unsandboxed, and nothing listening on any network interface.
-        ipc = Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(self.tmp, "gradekit-kernel")}})
+        ipc = Config({"KernelManager": {"transport": "ipc", "ip": self._socket_base()}})
         self.client = client_class(
             nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("")]),
             kernel_name="python3",
@@ -204,6 +204,20 @@ class Runner:
         return self.cell_timeouts.get(index, self.cell_timeout)
 
     # -- kernel ------------------------------------------------------------------------------
+    def _socket_base(self) -> str:
+        """Where the kernel's unix sockets go: the private tmp, unless its path is too long for a socket
+        (108 bytes, and ZeroMQ appends "-<port>"): an unsandboxed run in a deep folder then gets a
+        short private folder under /tmp (removed at exit)."""
+        base = os.path.join(self.tmp, "gradekit-kernel")
+        if len(base.encode()) <= 90:
+            return base
+        import atexit
+        import tempfile
+
+        short = tempfile.mkdtemp(prefix="gk-ipc-", dir="/tmp")
+        atexit.register(shutil.rmtree, short, True)
+        return os.path.join(short, "k")
+
     def _kernel_env(self) -> dict[str, str]:
         """The kernel's environment: one thread per library (grading slots share the cores),
         no display, private runtime/config folders in /tmp, the job folder as HOME."""
