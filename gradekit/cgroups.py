@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .tempdirs import alive, owner
+
 CPUS_PER_RUN = 1.0              # a notebook's kernel is single-threaded (OMP/MKL/torch set to 1 thread)
 PERIOD_US = 100_000
 CONTROLLERS = ("cpu", "pids", "memory")
@@ -166,16 +168,9 @@ def _sweep_stale(parent: Path) -> None:
     except OSError:
         return
     for d in entries:
-        if not d.name.startswith(PREFIX):
-            continue
-        try:
-            pid = int(d.name[len(PREFIX):].split("-", 1)[0])
-            os.kill(pid, 0)
-            continue                       # its grader is alive
-        except ProcessLookupError:
-            pass
-        except (ValueError, PermissionError):
-            continue
+        pid = owner(d, PREFIX)
+        if pid is None or alive(pid):
+            continue                       # not ours, or its grader is alive
         try:
             d.rmdir()
         except OSError:
