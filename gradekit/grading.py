@@ -102,8 +102,6 @@ class Course:
     @cached_property
     def release_contract(self):
         """What a notebook of this release contains (gradekit.intake.versions), at this profile."""
-        import nbformat
-
         from .intake.versions import contract
 
         if not (self.cfg.release.is_file() and self.cfg.source.is_file()):
@@ -116,8 +114,6 @@ class Course:
     @cached_property
     def honest_notebook_json(self) -> str:
         """The source notebook (solutions in, seeded bugs fixed) with a valid CID, at this profile."""
-        import nbformat
-
         from . import fabricate
         from .budgets import HONEST_CID
 
