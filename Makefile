@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo test test-fast corpus bench clean
 
 install: $(STAMP)
 
@@ -29,8 +29,12 @@ test: install
 test-fast: install
 	bash .ci/pytest-nonempty $(PY) -m pytest -m "not sandbox and not slow" -q $(PYTEST_ARGS)
 
+# Every hostile case on the course's own notebook (CI grades the engine's cases on tests/courses/mini).
+corpus: install
+	$(VENV)/bin/gradekit corpus --out corpus-out
+
 bench: install
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) demo-out .gradekit-cache
+	rm -rf $(VENV) demo-out corpus-out .gradekit-cache

@@ -133,6 +133,13 @@ def _plant(folder: Path, secret: str) -> Path:
     return path
 
 
+def honest_b_bugs(bug_parts: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(fixed, left in) seeded bugs of honest B: the last one fixed when there are several, and always at
+    least one left in -- B must miss marks, or "no marks gained over B" would hold for any liar."""
+    fixed = tuple(bug_parts[-1:]) if len(bug_parts) > 1 else ()
+    return fixed, tuple(p for p in bug_parts if p not in fixed)
+
+
 def _build(cfg: Config, course, work: Path, gradebook_dir: Path, secret: str, listeners: "_Listeners",
            cases: Sequence[Case]) -> _Built:
     import nbformat
@@ -147,7 +154,8 @@ def _build(cfg: Config, course, work: Path, gradebook_dir: Path, secret: str, li
     profile = course.profile
     a = hooks.student(release, source, name="Honest A", cid=CID_A, fixed=hooks.BUG_PARTS,
                       solved=hooks.TASK_PARTS, profile=profile)
-    b = hooks.student(release, source, name="Honest B", cid=CID_B, fixed=hooks.BUG_PARTS[-1:],
+    b_fixed, b_left = honest_b_bugs(hooks.BUG_PARTS)
+    b = hooks.student(release, source, name="Honest B", cid=CID_B, fixed=b_fixed,
                       solved=hooks.TASK_PARTS[:1], profile=profile)
 
     folder = work / "inputs" / "notebooks"
@@ -182,7 +190,7 @@ def _build(cfg: Config, course, work: Path, gradebook_dir: Path, secret: str, li
                     *sorted(f"reference.{m.stem}" for m in (cfg.root / "reference").glob("[a-z]*.py"))],
         "probe_names": [p.name for p in course.module.make_probes(profile, np.random.default_rng(0))],
     }
-    ctx = Ctx(a=a, b=b, targets=targets, work=work, source=source, bug_parts=tuple(hooks.BUG_PARTS[:-1]))
+    ctx = Ctx(a=a, b=b, targets=targets, work=work, source=source, bug_parts=b_left)
 
     zip_entries: list = []
     forbidden: list[Path] = []

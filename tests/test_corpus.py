@@ -26,9 +26,9 @@ from gradekit.api import HostileCell
 from gradekit.errors import SetupError
 from gradekit.hostile import CASES, CONTROLS, Ctx, cell_source
 from gradekit.model import CheckResult, Status, SubmissionResult
+from mini_course import released_mini
 
 SECRET = corpus.SECRET_PREFIX + "0123456789abcdef01234567"
-MINI = Path(__file__).resolve().parent / "courses" / "mini"
 
 
 def cells(*names: str) -> str:
@@ -335,39 +335,39 @@ def test_course_hostile_cells_are_checked(bad, why):
         hostile.course_cases([bad])
 
 
-def test_a_course_without_hostile_cells_builds_the_generic_corpus(tmp_path):
-    """tests/courses/mini has no hostile_cells hook: its corpus is the engine's cases, and every one of
-    them builds from its release (no grading)."""
-    import shutil
-
-    from gradekit.config import load_config
+@pytest.fixture(scope="module")
+def mini(tmp_path_factory):
+    """tests/courses/mini, released: a course with no hostile_cells hook whose notebook runs in ~1 s."""
     from gradekit.grading import Course
-    from gradekit.release import generate_release
 
-    root = tmp_path / "mini"
-    shutil.copytree(MINI, root, ignore=shutil.ignore_patterns("__pycache__", "release", ".gradekit-cache"))
-    generate_release(root)
-    mini = Course(load_config(root / "gradekit.toml"))
+    return Course(released_mini(tmp_path_factory.mktemp("mini")))
+
+
+def test_a_course_without_hostile_cells_builds_the_generic_corpus(mini, tmp_path):
+    """Its corpus is the engine's cases, and every one of them builds from its release (no grading).
+    Its honest B leaves its only seeded bug in: B must miss marks, or no liar could gain any over B."""
     assert mini.hook("hostile_cells") is None and hostile.cases_for(mini) == CASES
     b = corpus._build(mini.cfg, mini, tmp_path / "corpus", tmp_path / "corpus" / "gradebook", SECRET,
-                      fake_listeners(), list(CASES))
+                      fake_listeners(), list(CASES) + list(CONTROLS))
     built = {p.stem for p in (tmp_path / "corpus" / "inputs").rglob("*.ipynb")}
-    assert built == {c.name for c in CASES if c.group != "zip"} | set(corpus.HONEST)
-    assert len(b.ordered) == 4 and b.sandboxed_runs == 2 + sum(c.base is not None for c in CASES)
+    assert built == {c.name for c in CASES + CONTROLS if c.group != "zip"} | set(corpus.HONEST)
+    assert len(b.ordered) == 4 and b.sandboxed_runs == 2 + sum(c.base is not None for c in CASES + CONTROLS)
+    honest_b = nbformat.reads(b.solo["honest_b"].notebook_json, as_version=4)
+    assert "return x + x" in "".join(c.source for c in honest_b.cells)          # the seeded bug, left in
+    assert corpus.honest_b_bugs(("square",)) == ((), ("square",))
+    assert corpus.honest_b_bugs(("p", "s", "c")) == (("c",), ("p", "s"))
 
 
 # ------------------------------------------------------------------------------------------ the corpus
+# CI grades the engine's cases on the mini course (the sandbox's and the engine's guarantees do not
+# depend on the notebook, and a mini run costs ~1 s where the ANN notebook's imports cost ~5 s) and the
+# course's own cases on the ANN course.  `make corpus` grades every case on the ANN course.
 
-@pytest.mark.slow
-@pytest.mark.sandbox
-def test_the_corpus_in_one_batch(tiny_cfg, tmp_path):
-    from gradekit.grading import Course
-    from gradekit.sandbox import sandbox_self_test
+#: the mini course's honest cells take milliseconds: a 5-s cell timeout still separates hangs from work
+MINI_LIMITS = dict(corpus.CORPUS_LIMITS, cell_timeout_s=5, notebook_timeout_s=40)
 
-    if (reason := sandbox_self_test()) is not None:
-        pytest.skip(f"sandbox unavailable: {reason}")
-    t0 = time.perf_counter()
-    summary = corpus.run_corpus(tiny_cfg, tmp_path / "corpus", workers=2)
+
+def assert_corpus_holds(summary, cases) -> None:
     report = summary.report()
     print(report)
     assert summary.escapes == [], report
@@ -380,9 +380,33 @@ def test_the_corpus_in_one_batch(tiny_cfg, tmp_path):
     assert any(c.startswith("control_gain:") and "marks above" in c for c in summary.controls), report
     # time: each run within its bound (judged above); the whole batch within what the limits allow
     assert summary.seconds <= summary.time_bound_s
-    assert time.perf_counter() - t0 < 12 * 60, "the corpus should cost CI well under ten minutes"
     rows = json.loads(json.dumps([o.__dict__ for o in summary.outcomes]))
-    assert {r["case"] for r in rows} == {c.name for c in hostile.cases_for(Course(tiny_cfg)) + CONTROLS}
+    assert {r["case"] for r in rows} == {c.name for c in list(cases) + list(CONTROLS)}
+
+
+@pytest.mark.slow
+@pytest.mark.sandbox
+def test_the_engines_corpus_in_one_batch(mini, tmp_path):
+    """Every case of gradekit.hostile (read, write, patch, liar, resource, network, intake, zip,
+    isolation, names) in one batch, on the mini course."""
+    t0 = time.perf_counter()
+    summary = corpus.run_corpus(mini.cfg, tmp_path / "corpus", workers=2, limits=MINI_LIMITS)
+    assert_corpus_holds(summary, CASES)
+    assert summary.cases == len(CASES) >= 60
+    assert time.perf_counter() - t0 < 5 * 60, "the engine's corpus should cost CI a few minutes at most"
+
+
+@pytest.mark.slow
+@pytest.mark.sandbox
+def test_the_courses_corpus_in_one_batch(tiny_cfg, course, tmp_path):
+    """The course's hostile_cells (its answers forged, partial sweeps, tensors that lie, ...) in one batch
+    on the ANN notebook, with the honest students and the controls."""
+    mine = hostile.course_cases(course.hook("hostile_cells")())
+    t0 = time.perf_counter()
+    summary = corpus.run_corpus(tiny_cfg, tmp_path / "corpus", workers=2, only=[c.name for c in mine])
+    assert_corpus_holds(summary, mine)
+    assert summary.cases == len(mine) >= 6
+    assert time.perf_counter() - t0 < 5 * 60, "the course's corpus should cost CI a few minutes at most"
 
 
 def test_output_problems_sees_formulas_split_rows_and_missing_outputs(tmp_path):

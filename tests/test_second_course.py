@@ -3,28 +3,20 @@ task, its own source notebook, checks and probes) goes through release -> valida
 engine change and no module of the ANN course loaded."""
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import nbformat
 import pandas as pd
 import pytest
 
-pytestmark = [pytest.mark.sandbox]
+from mini_course import released_mini
 
-MINI = Path(__file__).resolve().parent / "courses" / "mini"
+pytestmark = [pytest.mark.sandbox]
 
 
 @pytest.fixture(scope="module")
 def mini(tmp_path_factory):
-    from gradekit.config import load_config
-    from gradekit.release import generate_release
-
-    root = tmp_path_factory.mktemp("mini") / "course"
-    shutil.copytree(MINI, root, ignore=shutil.ignore_patterns("__pycache__", "release", ".gradekit-cache"))
-    release = generate_release(root)
-    assert (release / "mini.ipynb").is_file()
-    return load_config(root / "gradekit.toml")
+    cfg = released_mini(tmp_path_factory.mktemp("mini"))
+    assert cfg.release.is_file() and cfg.release.name == "mini.ipynb"
+    return cfg
 
 
 def test_release_keeps_the_seeded_bug_and_hides_solutions_and_hidden_tests(mini):
