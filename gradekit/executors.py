@@ -19,7 +19,9 @@ from .config import Config
 from .model import Status, Submission, SubmissionResult
 
 SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-SLOT_DIR = Path(tempfile.gettempdir()) / "gradekit-slots"
+# One folder for the whole machine, whatever TMPDIR a grader has: slots are uids, and two graders
+# (or two test processes) with different temp folders must still never claim the same one.
+SLOT_DIR = Path("/tmp/gradekit-slots")
 MAX_SLOTS = 512
 JUDGE_BACKLOG_PER_WORKER = 2    # run_local: executed submissions waiting to be judged, per worker, at most
 
