@@ -187,4 +187,4 @@ def test_a_batch_leaves_nothing_in_the_temp_folder_even_when_a_worker_is_killed(
     assert killed, "no worker was killed: the test proved nothing"
     assert sorted(r.key for r in results) == ["a", "b", "c"]
     left = sorted(p.name for p in private.iterdir())
-    assert left == ["gradekit-slots"], left                 # the slots' lock files are shared by design
+    assert left == [], left          # (the slots' lock files live in one machine-wide folder, not here)
