@@ -9,8 +9,8 @@ notebook two test modules need is graded once, and the whole cohort in one batch
   de-duplicates identical ones (same cells, same CID: one file, one key, several names), and grades
   them with ``gradekit grade``'s own function into one out folder, with a roster of every key (the
   name and CID each notebook states), as a TA would;
-- a module reads its results by its own names (``cohort.results(notebooks)``); a test that changes
-  results (re-judging, overrides) works on a private copy of ``cohort.out`` and of ``cohort.cfg.checks``.
+- a module reads its results by its own names (``shared_cohort.results(notebooks)``); a test that changes
+  results (re-judging, overrides) works on a private copy of its ``out`` and of its ``cfg.checks``.
 
 The cohort is graded in the sandbox (the stronger condition: the same answers, plus isolation) when
 bubblewrap works; without it, unsandboxed, and the tests marked ``sandbox`` skip (conftest).  Only the
@@ -20,6 +20,7 @@ tests must not assume who else is in the cohort.
 from __future__ import annotations
 
 import csv
+import itertools
 import re
 import shutil
 from collections.abc import Callable, Mapping
@@ -82,8 +83,10 @@ def _owner(build: Build) -> str:
     return build.__module__.rsplit(".", 1)[-1].removeprefix("test_")
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")
+def _free_key(name: str, taken) -> str:
+    """A file-name-safe key for `name` that is not in `taken` (name, name_2, name_3, ...)."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")
+    return next(k for n in itertools.count(1) if (k := slug if n == 1 else f"{slug}_{n}") not in taken)
 
 
 @dataclass(frozen=True)
@@ -117,15 +120,14 @@ def grade_shared_cohort(kit: Kit, cfg, base: Path, *, sandboxed: bool, workers: 
                     limits=replace(cfg.limits, cell_timeout_s=CELL_TIMEOUT_S))
     subs, out, roster = base / "subs", base / "out", base / "roster.csv"
     subs.mkdir()
-    # A key is the first asker's name for the notebook (+ _2, _3 when another notebook has that name):
-    # never the module's name, which a test may look for in a page ("integrity").
+    # A key is the first asker's name for the notebook, never its module's name (which a test may look
+    # for in a page: "integrity").
     keys, key_of_text, identities = {}, {}, {}
     for owner, build in _WANTED.items():
         for name, nb in build(kit).items():
             text = nbformat.writes(nb)
             if text not in key_of_text:
-                key = next(k for n in range(1, 1000) if (k := _slug(name) + (f"_{n}" if n > 1 else "")) not in identities)
-                key_of_text[text] = key
+                key = key_of_text[text] = _free_key(name, identities)
                 (subs / f"{key}.ipynb").write_text(text, encoding="utf-8")
                 identities[key] = read_identity(nb, cfg.cid_placeholder)
             keys[(owner, name)] = key_of_text[text]
