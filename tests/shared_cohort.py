@@ -14,8 +14,8 @@ notebook two test modules need is graded once, and the whole cohort in one batch
 
 The cohort is graded in the sandbox (the stronger condition: the same answers, plus isolation) when
 bubblewrap works; without it, unsandboxed, and the tests marked ``sandbox`` skip (conftest).  Only the
-notebooks of the modules collected are graded, so a single module runs with its own notebooks only:
-tests must not assume who else is in the cohort.
+notebooks of the modules whose selected tests use the cohort are graded (one module, or ``-k``, runs
+with those modules' notebooks only): tests must not assume who else is in the cohort.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import csv
 import itertools
 import re
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -80,7 +80,7 @@ def wants(build: Build) -> Build:
 
 
 def _owner(build: Build) -> str:
-    return build.__module__.rsplit(".", 1)[-1].removeprefix("test_")
+    return next(iter(owners_of([build.__module__])))
 
 
 def _free_key(name: str, taken) -> str:
@@ -108,8 +108,15 @@ class GradedCohort:
         return {name: self.by_key[key] for (o, name), key in self.keys.items() if o == owner}
 
 
-def grade_shared_cohort(kit: Kit, cfg, base: Path, *, sandboxed: bool, workers: int = 2) -> GradedCohort:
-    """Build every registered module's notebooks, grade each distinct one once, in one batch."""
+def owners_of(modules: Iterable[str]) -> set[str]:
+    """The owners (see `wants`) of these test modules' names."""
+    return {m.rsplit(".", 1)[-1].removeprefix("test_") for m in modules}
+
+
+def grade_shared_cohort(kit: Kit, cfg, base: Path, *, owners: set[str], sandboxed: bool,
+                        workers: int = 2) -> GradedCohort:
+    """Build the notebooks of the registered modules among `owners`, grade each distinct one once,
+    in one batch."""
     from gradekit.batch import grade_batch
     from gradekit.intake import read_identity
     from gradekit.store import ResultStore
@@ -124,6 +131,8 @@ def grade_shared_cohort(kit: Kit, cfg, base: Path, *, sandboxed: bool, workers: 
     # for in a page: "integrity").
     keys, key_of_text, identities = {}, {}, {}
     for owner, build in _WANTED.items():
+        if owner not in owners:
+            continue
         for name, nb in build(kit).items():
             text = nbformat.writes(nb)
             if text not in key_of_text:
