@@ -89,3 +89,18 @@ def submission_of(key: str, nb, cid_placeholder: int = 123446):
     text = nbformat.writes(nb)
     return Submission(key=key, source_name=f"{key}.ipynb", sha256=hashlib.sha256(text.encode()).hexdigest(),
                       notebook_json=text, identity=read_identity(nb, cid_placeholder))
+
+
+@pytest.fixture(scope="session")
+def shared_cohort(request, tiny_cfg, make_student, variants, course, tmp_path_factory):
+    """The `@shared_cohort.wants` notebooks of every module whose selected tests use this fixture,
+    graded once, in one batch (tests/shared_cohort.py).  Sandboxed when the sandbox works (the
+    readers marked `sandbox` skip otherwise); the tests that only read results share it."""
+    from shared_cohort import Kit, grade_shared_cohort, owners_of
+
+    from gradekit.sandbox import sandbox_self_test
+
+    owners = owners_of(item.module.__name__ for item in request.session.items
+                       if "shared_cohort" in getattr(item, "fixturenames", ()))
+    return grade_shared_cohort(Kit(make_student, variants, course), tiny_cfg, tmp_path_factory.mktemp("cohort"),
+                               owners=owners, sandboxed=sandbox_self_test() is None)

@@ -1,13 +1,14 @@
 """Grade one submission, end to end, on real notebooks built from the release (tiny profile).
 
-The notebooks are graded together once (two workers, like a TA's batch); each test then reads one
-result.  Expected outcomes are stated per part.
+The notebooks are graded once, in the session's shared cohort (tests/shared_cohort.py: one batch,
+sandboxed, two workers, like a TA's); each test then reads one result.  Expected outcomes are stated
+per part.
 """
 from __future__ import annotations
 
 import pytest
 
-from conftest import submission_of
+from shared_cohort import wants
 from gradekit.model import Status
 
 pytestmark = pytest.mark.sandbox
@@ -15,27 +16,24 @@ pytestmark = pytest.mark.sandbox
 ALL_PARTS = {"perceptron", "sigmoid", "simple_cnn", "lr_sweep", "best_lr"}
 
 
-@pytest.fixture(scope="module")
-def graded(tiny_cfg, make_student, variants):
-    from dataclasses import replace
-
-    from gradekit.executors import run_local
-
-    full = make_student(full=True)
-    cases = {
-        "full": full,
-        "no_reinit": variants.sweep_without_reinit(full),
-        "printed_only": variants.sweep_printed_only(full),
-        "loop_sigmoid": variants.sigmoid_not_vectorised(full),
-        "wrong_cnn": variants.cnn_wrong_sizes(full),
-        "placeholder_cid": make_student(full=True, cid=None),
-        "infinite_loop": variants.infinite_loop_early(full),
+@wants
+def notebooks(kit):
+    """What this module reads from the shared cohort (graded in one batch: two workers, like a TA's)."""
+    v = kit.variants
+    return {
+        "full": kit.full,
+        "no_reinit": kit.variant(v.sweep_without_reinit),
+        "printed_only": kit.variant(v.sweep_printed_only),
+        "loop_sigmoid": kit.variant(v.sigmoid_not_vectorised),
+        "wrong_cnn": kit.variant(v.cnn_wrong_sizes),
+        "placeholder_cid": kit.make_student(full=True, cid=None),
+        "infinite_loop": kit.variant(v.infinite_loop_early),
     }
-    results = {}
-    cfg = tiny_cfg.with_(limits=replace(tiny_cfg.limits, cell_timeout_s=15))
-    run_local([submission_of(k, nb) for k, nb in cases.items()], cfg, workers=2,
-              on_result=lambda r: results.__setitem__(r.key, r))
-    return results
+
+
+@pytest.fixture(scope="module")
+def graded(shared_cohort):
+    return shared_cohort.results(notebooks)
 
 
 def _parts(result):

@@ -3,8 +3,8 @@ classmate's CID names that classmate; identical wrong answers and identical rewr
 reported; an honest cohort gets no rows; nothing of it reaches a feedback page or the marks.
 
 The engine's rules are tested on in-memory results; the course hook on sweeps run in this process
-(test_mistakes.run_in_process); one small batch (no sandbox: no isolation guarantee is under test)
-proves the outputs end to end.
+(test_mistakes.run_in_process); one batch proves the outputs end to end: four students of the
+session's shared cohort (tests/shared_cohort.py), whose other students must not blur their rows.
 """
 from __future__ import annotations
 
@@ -15,6 +15,10 @@ import pytest
 
 from gradekit import integrity
 from gradekit.model import CheckResult, Mistake, Status, SubmissionResult
+from shared_cohort import wants
+# At import (collection): inside a fixture, `conftest` may by then name the course's conftest (loaded by
+# an in-process judge), and test_mistakes imports `conftest`.
+from test_mistakes import SWEEP_CELLS, run_in_process
 
 CID_A, CID_B, CID_C = 4310001, 4310002, 4310003
 
@@ -123,8 +127,6 @@ def test_integrity_csv_is_escaped_and_has_its_columns(tmp_path):
 def sweeps(course, variants, make_student):
     """Answers of three sweeps run in this process: alice's and carol's honest ones, and bob's,
     computed with alice's CID."""
-    from test_mistakes import SWEEP_CELLS, run_in_process
-
     spec = [s for s in course.module.make_probes(course.profile, __import__("numpy").random.default_rng(0))
             if s.name == "sweep"]
     out = {}
@@ -144,57 +146,65 @@ def test_matches_cid_finds_the_classmate_and_nobody_else(course, sweeps):
     assert course.matches_cid("lr_sweep", sweeps["carol"], CID_A) is None
 
 
-# -- end to end: one batch -------------------------------------------------------------------------
+# -- end to end: one batch (the shared cohort) -------------------------------------------------------
+
+@wants
+def notebooks(kit):
+    """alice and carol honest and right; bob (sweep only) computed his sweep with alice's CID; dave's
+    sweep is not re-initialised.  carol and dave are the shared cohort's own full notebook and its
+    no_reinit variant (other modules read them too); the cohort holds other students, so each test
+    reads the rows about these four."""
+    make = kit.make_student
+    return {"alice": make(cid=CID_A, name="alice", full=True),
+            "carol": kit.full,
+            "bob": kit.variants.sweep_seeded_with(make(cid=CID_B, name="bob", solved=("lr_sweep", "best_lr")), CID_A),
+            "dave": kit.variant(kit.variants.sweep_without_reinit)}
+
 
 @pytest.fixture(scope="module")
-def batch(tiny_cfg, make_student, variants, tmp_path_factory):
-    """alice and carol honest and right; bob (sweep only) computed his sweep with alice's CID; dave's sweep uses alice's CID; dave's is not re-initialised (no sandbox)."""
-    import nbformat
+def batch(shared_cohort):
+    """(the cohort's out folder, its summary, its submissions folder, name -> key)."""
+    keys = {name: shared_cohort.key(notebooks, name) for name in ("alice", "bob", "carol", "dave")}
+    return shared_cohort.out, shared_cohort.summary, shared_cohort.subs, keys
 
-    from gradekit.batch import grade_batch
 
-    folder = tmp_path_factory.mktemp("subs")
-    cohort = {"alice": make_student(cid=CID_A, name="alice", full=True),
-              "carol": make_student(cid=CID_C, name="carol", full=True),
-              "bob": variants.sweep_seeded_with(make_student(cid=CID_B, name="bob", solved=("lr_sweep", "best_lr")),
-                                                CID_A),
-              "dave": variants.sweep_without_reinit(make_student(cid=4310004, name="dave",
-                                                                 solved=("lr_sweep", "best_lr")))}
-    for key, nb in cohort.items():
-        nbformat.write(nb, folder / f"{key}.ipynb")
-    out = tmp_path_factory.mktemp("out")
-    summary = grade_batch(tiny_cfg.with_(sandbox=False), [folder], out, workers=2, progress=False)
-    return out, summary, folder
+def _involving(rows: pd.DataFrame, keys) -> pd.DataFrame:
+    """The CSV rows whose student, or whose named classmate, is one of `keys`."""
+    names = set(keys)
+    return rows[rows["student"].isin(names) | rows["other"].fillna("").map(lambda o: bool(names & set(o.split(";"))))]
 
 
 @pytest.mark.slow
 def test_batch_reports_the_copied_sweep_with_the_classmate(batch):
-    out, summary, _ = batch
+    out, summary, _, k = batch
     rows = pd.read_csv(out / "integrity.csv", dtype=str)
-    assert [tuple(r) for r in rows[["student", "kind", "other"]].itertuples(index=False)] == [("bob", "other_cid", "alice")]
-    assert "1 row(s)" in summary
+    mine = _involving(rows, k.values())
+    assert [tuple(r) for r in mine[["student", "kind", "other"]].itertuples(index=False)] == [(k["bob"], "other_cid", k["alice"])]
+    assert f"integrity evidence (staff only): {len(rows)} row(s)" in summary
     report = (out / "report.html").read_text()
     assert "Integrity evidence (staff only)" in report and "other_cid" in report
-    for key in ("alice", "bob", "carol", "dave"):        # staff only: nothing on a feedback page
+    for key in k.values():        # staff only: nothing on a feedback page
         page = (out / "feedback" / f"{key}.html").read_text()
         assert "ntegrity" not in page and "other_cid" not in page
-    assert "alice" not in (out / "feedback" / "bob.html").read_text()
+    bob = (out / "feedback" / f"{k['bob']}.html").read_text()
+    assert "alice" not in bob and k["alice"] not in bob
 
 
 @pytest.mark.slow
 def test_batch_names_the_mistake_and_keeps_marks(batch):
     from gradekit.gradebook import read_gradebook
 
-    out, _, _ = batch
+    out, _, _, k = batch
     mistakes = pd.read_csv(out / "mistakes.csv", dtype=str)
+    mistakes = mistakes[mistakes["student"].isin(k.values())]
     sweep = mistakes[mistakes["part"] == "lr_sweep"]
-    assert [tuple(r) for r in sweep.itertuples(index=False)] == [("dave", "lr_sweep", "no_reinit")]
-    assert set(mistakes["student"]) == {"bob", "dave"}       # + their unfixed seeded bugs; alice and carol none
+    assert [tuple(r) for r in sweep.itertuples(index=False)] == [(k["dave"], "lr_sweep", "no_reinit")]
+    assert set(mistakes["student"]) == {k["bob"], k["dave"]}       # + bob's unfixed seeded bugs; alice and carol none
     gb = read_gradebook(out / "gradebook.csv").set_index("student")
-    assert "lr_sweep:no_reinit" in gb.loc["dave", "mistakes"] and gb.loc["alice", "mistakes"] == ""
-    assert gb.loc["alice", "lr_sweep"] == gb.loc["carol", "lr_sweep"] == 4.0
-    assert gb.loc["bob", "lr_sweep"] == gb.loc["dave", "lr_sweep"] == 0.0       # wrong values: the hidden checks score nothing
-    assert "one model across all the rates" in (out / "feedback" / "dave.html").read_text()
+    assert "lr_sweep:no_reinit" in gb.loc[k["dave"], "mistakes"] and gb.loc[k["alice"], "mistakes"] == ""
+    assert gb.loc[k["alice"], "lr_sweep"] == gb.loc[k["carol"], "lr_sweep"] == 4.0
+    assert gb.loc[k["bob"], "lr_sweep"] == gb.loc[k["dave"], "lr_sweep"] == 0.0    # wrong values: the hidden checks score nothing
+    assert "one model across all the rates" in (out / "feedback" / f"{k['dave']}.html").read_text()
     report = (out / "report.html").read_text()
     assert "Typical mistakes" in report and "no_reinit" in report
 
@@ -203,9 +213,10 @@ def test_batch_names_the_mistake_and_keeps_marks(batch):
 def test_honest_cohort_has_no_integrity_rows(batch, course):
     from gradekit.store import ResultStore
 
-    out, _, folder = batch
+    out, _, folder, k = batch
     with ResultStore(out / "results.sqlite", readonly=True) as store:
-        honest = [r for r in store.all() if r.key in ("alice", "carol")]
+        honest = [r for r in store.all() if r.key in (k["alice"], k["carol"])]
+    assert sorted(r.key for r in honest) == sorted([k["alice"], k["carol"]])
     assert all(not r.mistakes for r in honest)
     notebooks = {r.key: (folder / f"{r.key}.ipynb").read_text() for r in honest}
     assert integrity.course_evidence(honest, notebooks, course) == []

@@ -19,10 +19,8 @@ import math
 
 import pytest
 
-from conftest import submission_of
+from shared_cohort import CID, wants   # kit.full: the shared cohort's full notebook, at CID
 from gradekit.model import Status
-
-CID = 4300001
 
 
 @pytest.fixture(scope="module")
@@ -88,27 +86,26 @@ def test_every_sweep_that_differs_anywhere_loses_every_hidden_point(course, m, f
     assert scored > 0       # where the filler is the true value (a divergence claimed where it is real)
 
 
-@pytest.fixture(scope="module")
-def graded(tiny_cfg, make_student, variants, m, course, full_reference):
-    """The correct sweep, every flawed one and partial ones, graded in the sandbox: key -> SubmissionResult."""
-    from gradekit.executors import run_local
+@wants
+def notebooks(kit):
+    """The correct sweep, every flawed one and partial ones (graded in the sandbox, shared cohort)."""
     from reference.microscopy import best_lr
 
-    full = make_student(full=True, cid=CID)
-    rates = list(full_reference)
-    too_high = 10 * max(v for v in full_reference.values() if math.isfinite(v))
+    full, v, reference = kit.full, kit.variants, kit.reference_sweep
+    rates = list(reference)
+    too_high = 10 * max(x for x in reference.values() if math.isfinite(x))
     partial = {   # issue 12's attack, and the same with the true best trained and losses made up elsewhere
-        "partial: first two rates, divergence claimed": variants.partial_sweep(full, rates[:2]),
-        "partial: first rate and the best, losses made up": variants.partial_sweep(
-            full, [rates[0], best_lr(full_reference)], claim=repr(too_high)),
+        "partial: first two rates, divergence claimed": v.partial_sweep(full, rates[:2]),
+        "partial: first rate and the best, losses made up": v.partial_sweep(
+            full, [rates[0], best_lr(reference)], claim=repr(too_high)),
     }
-    cases = {"correct": full} | {name: make(full) for name, make in variants.FLAWED_SWEEPS.items()} | partial
-    keys = {f"case{i}": name for i, name in enumerate(cases)}
-    results = {}
-    run_local([submission_of(k, cases[name]) for k, name in keys.items()], tiny_cfg, workers=2,
-              on_result=lambda r: results.__setitem__(keys[r.key], r))
-    assert set(results) == set(cases)
-    return results
+    return {"correct": full} | {name: make(full) for name, make in v.FLAWED_SWEEPS.items()} | partial
+
+
+@pytest.fixture(scope="module")
+def graded(shared_cohort):
+    """name -> SubmissionResult for every notebook above (the cohort asserts none was lost)."""
+    return shared_cohort.results(notebooks)
 
 
 def _student_sweep(result) -> dict[float, float]:

@@ -12,6 +12,7 @@ from gradekit import fabricate
 from gradekit.intake.versions import compare, explain_signature
 from gradekit.model import Status
 from gradekit.sandbox.offline import needs_network
+from shared_cohort import wants
 
 TASK_CELLS = ("learning_rates", "lr_sweep", "test_lr_sweep", "best_lr", "test_best_lr")
 IMAGE_URL = "https://raw.githubusercontent.com/example/course/main/micrograph.png"
@@ -72,16 +73,15 @@ def test_offline_errors_are_told_apart(error, offline):
     assert needs_network(error) is offline
 
 
-@pytest.mark.sandbox
-def test_a_2025_colab_notebook_is_flagged_and_its_offline_cell_not_blamed(course, make_student, tmp_path):
-    from gradekit.grading import grade_submission
-    from gradekit.intake import read_submission
+@wants
+def notebooks(kit):
+    """Graded in the session's shared cohort (tests/shared_cohort.py: one sandboxed batch)."""
+    return {"colab2025": colab_2025(kit.full)}
 
-    path = tmp_path / "colab2025.ipynb"
-    nbformat.write(colab_2025(make_student(full=True)), path)
-    sub = read_submission(path, key="colab2025", source_name=path.name, cid_placeholder=course.cfg.cid_placeholder,
-                          max_bytes=20 << 20)
-    r = grade_submission(sub, course, slot=150)
+
+@pytest.mark.sandbox
+def test_a_2025_colab_notebook_is_flagged_and_its_offline_cell_not_blamed(shared_cohort):
+    r = shared_cohort.results(notebooks)["colab2025"]
     assert r.status is Status.GRADED, r.message
     assert {"release_mismatch", "needs_network", "colab"} <= set(r.flags), r.flags
     assert "another version of the exercise" in r.message and "perceptron(x1, x2, w1, w2, bias)" in r.message
