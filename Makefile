@@ -22,8 +22,11 @@ $(STAMP): pyproject.toml
 demo: install
 	$(VENV)/bin/gradekit demo --out demo-out
 
+# Two pytest-xdist processes by default (this is a 2-core machine; each sandboxed run is one thread).
+TEST_JOBS ?= 2
+
 test: install
-	bash .ci/pytest-nonempty $(PY) -m pytest $(PYTEST_ARGS)
+	bash .ci/pytest-phases $(PY) $(TEST_JOBS) $(PYTEST_ARGS)
 
 # The inner loop: no sandbox, nothing slow (under a minute).  `make test` is what CI runs.
 test-fast: install

@@ -16,7 +16,20 @@ REQUIRE_SANDBOX = "GRADEKIT_REQUIRE_SANDBOX"
 collect_ignore = ["courses"]   # tests/courses/*: course content (its checks are run by the judge, not by pytest)      # set by .ci/run: CI must run the sandbox tests
 
 
+@pytest.hookimpl(tryfirst=True)        # before pytest-xdist reads the groups (--dist loadgroup)
 def pytest_collection_modifyitems(config, items):
+    """`make test` runs on two pytest-xdist processes with --dist loadgroup: every test module is one
+    group (its module-scoped graded notebooks are made once, as with --dist loadfile), and every test
+    that reads the session's shared cohort (tests/shared_cohort.py) joins one group, so the cohort is
+    graded once per run, not once per process."""
+    for item in items:
+        if not item.get_closest_marker("xdist_group"):
+            group = "shared-cohort" if "shared_cohort" in item.fixturenames else item.module.__name__
+            item.add_marker(pytest.mark.xdist_group(group))
+    _sandbox_or_skip(config, items)
+
+
+def _sandbox_or_skip(config, items) -> None:
     """Tests marked `sandbox` need a working bubblewrap sandbox.  Without one they are skipped together,
     with the one reason why; with GRADEKIT_REQUIRE_SANDBOX=1 (CI) the run fails instead, so a CI that
     silently skipped every sandbox test cannot pass."""
