@@ -1,7 +1,17 @@
 """`gradekit grade` end to end on a fabricated LMS bulk download (tiny profile): one row per student,
-statuses, a roster mismatch, a student without submission, resumability and the outputs."""
+statuses, a roster mismatch, a student without submission, resumability and the outputs.
+
+The cohort is graded once, the way a TA's batch can go: `gradekit grade` is SIGKILLed (its whole
+process group) once some results are stored, and run again; the tests read what that left."""
 import csv
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 import zipfile
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -32,13 +42,54 @@ def cohort_zip(tmp_path_factory, tiny_cfg, course):
     return zpath, rpath
 
 
-def test_batch_gradebook_and_resume(tiny_cfg, cohort_zip, tmp_path):
-    from gradekit.batch import grade_batch
+@pytest.fixture(scope="module")
+def killed_then_resumed(cohort_zip, tmp_path_factory):
+    """`gradekit grade` killed once some results are stored, then run again to the end."""
+    zpath, rpath = cohort_zip
+    out = tmp_path_factory.mktemp("batch") / "out"
+    argv = [sys.executable, "-m", "gradekit", "grade", str(zpath), "--roster", str(rpath), "--out", str(out),
+            "--profile", "tiny", "--workers", "2", "--quiet", "--cell-timeout", "30", "--notebook-timeout", "240"]
+    proc = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    rows, killed = 0, False
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+        try:
+            with sqlite3.connect(out / "results.sqlite") as db:
+                rows = db.execute("select count(*) from results").fetchone()[0]
+        except sqlite3.Error:
+            continue
+        if rows >= 3:      # the roster's no-submission row plus at least two more
+            os.killpg(proc.pid, signal.SIGKILL)
+            killed = True
+            break
+    proc.wait(timeout=60)
+    resumed = subprocess.run(argv, capture_output=True, text=True, timeout=900)
+    return SimpleNamespace(argv=argv, out=out, rows=rows, killed=killed, resumed=resumed)
+
+
+def test_batch_killed_midway_resumes_to_the_same_gradebook(tiny_cfg, killed_then_resumed):
+    """SIGKILL the whole `gradekit grade` process group once some results are stored; the re-run
+    grades only what is missing and the gradebook has exactly one row per student."""
     from gradekit.judge import course_points
 
-    zpath, rpath = cohort_zip
-    out = tmp_path / "out"
-    summary = grade_batch(tiny_cfg, [zpath], out, roster=rpath, workers=2, progress=False)
+    run = killed_then_resumed
+    assert run.killed and run.rows >= 3, "the batch never stored results, or finished before the kill"
+    resumed = run.resumed
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "graded" in resumed.stdout and "unchanged (skipped)" in resumed.stdout
+    n_new = int(resumed.stdout.split("graded ")[1].split(" new")[0])
+    assert n_new < 7, "the re-run graded everything again: finished results were lost"
+    df = pd.read_csv(run.out / "gradebook.csv")
+    assert sorted(df["student"]) == ["aturing", "bclark", "cdarwin", "dfranklin", "ehopper", "flovelace", "gnoether", "zed"]
+    assert df.set_index("student").loc["aturing", "total"] == sum(course_points(tiny_cfg).values())
+
+
+def test_batch_gradebook_and_resume(tiny_cfg, killed_then_resumed):
+    from gradekit.judge import course_points
+
+    out, summary = killed_then_resumed.out, killed_then_resumed.resumed.stdout
+    assert killed_then_resumed.resumed.returncode == 0, killed_then_resumed.resumed.stderr[-3000:]
     df = pd.read_csv(out / "gradebook.csv").set_index("student")
     assert sorted(df.index) == ["aturing", "bclark", "cdarwin", "dfranklin", "ehopper", "flovelace", "gnoether",
                                 "zed"]
@@ -53,7 +104,7 @@ def test_batch_gradebook_and_resume(tiny_cfg, cohort_zip, tmp_path):
     assert pd.isna(df.loc["ehopper", "total"]) and pd.isna(df.loc["gnoether", "total"])     # blank, never 0
     assert df.loc["gnoether", "status"] == "no_submission"
     assert df.loc["flovelace", "file"] == "ann_final.ipynb" and df.loc["flovelace", "sigmoid"] == 1
-    assert "evil" in summary and not (tmp_path / "evil.ipynb").exists()
+    assert "evil" in summary and not any((up / "evil.ipynb").exists() for up in (out, out.parent, out.parent.parent))
     assert (out / "report.html").stat().st_size > 10_000 and "data:image/png;base64" in (out / "report.html").read_text()
     feedback = (out / "feedback" / "aturing.html").read_text()
     assert "data:image/png;base64" in feedback
@@ -69,47 +120,7 @@ def test_batch_gradebook_and_resume(tiny_cfg, cohort_zip, tmp_path):
                  "report.html"):
         assert name in summary, name
 
-    again = grade_batch(tiny_cfg, [zpath], out, roster=rpath, workers=2, progress=False)
-    assert again.startswith("graded 0 new or changed submission(s), 7 unchanged")
+    again = subprocess.run(killed_then_resumed.argv, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.startswith("graded 0 new or changed submission(s), 7 unchanged"), again.stdout[:500]
     pd.testing.assert_frame_equal(pd.read_csv(out / "gradebook.csv").set_index("student"), df)
-
-
-def test_batch_killed_midway_resumes_to_the_same_gradebook(tiny_cfg, cohort_zip, tmp_path):
-    """SIGKILL the whole `gradekit grade` process group once some results are stored; the re-run
-    grades only what is missing and the gradebook has exactly one row per student."""
-    import os
-    import signal
-    import sqlite3
-    import subprocess
-    import sys
-    import time
-
-    zpath, rpath = cohort_zip
-    out = tmp_path / "out"
-    argv = [sys.executable, "-m", "gradekit", "grade", str(zpath), "--roster", str(rpath), "--out", str(out),
-            "--profile", "tiny", "--workers", "2", "--quiet", "--cell-timeout", "30", "--notebook-timeout", "240"]
-    proc = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 600
-    rows = 0
-    while time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.5)
-        try:
-            with sqlite3.connect(out / "results.sqlite") as db:
-                rows = db.execute("select count(*) from results").fetchone()[0]
-        except sqlite3.Error:
-            continue
-        if rows >= 3:      # the roster's no-submission row plus at least two graded students
-            os.killpg(proc.pid, signal.SIGKILL)
-            break
-    proc.wait(timeout=60)
-    assert rows >= 3, "the batch never stored results"
-    resumed = subprocess.run(argv, capture_output=True, text=True, timeout=900)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "graded" in resumed.stdout and "unchanged (skipped)" in resumed.stdout
-    n_new = int(resumed.stdout.split("graded ")[1].split(" new")[0])
-    assert n_new < 7, "the re-run graded everything again: finished results were lost"
-    df = pd.read_csv(out / "gradebook.csv")
-    assert sorted(df["student"]) == ["aturing", "bclark", "cdarwin", "dfranklin", "ehopper", "flovelace", "gnoether", "zed"]
-    from gradekit.judge import course_points
-
-    assert df.set_index("student").loc["aturing", "total"] == sum(course_points(tiny_cfg).values())

@@ -15,7 +15,7 @@ import time
 import nbformat
 import pytest
 
-from gradekit import cgroups
+from gradekit import cgroups, sandbox
 from gradekit.config import Limits
 from gradekit.model import Status
 from gradekit.probes import ProbeSpec
@@ -59,30 +59,67 @@ def test_a_run_group_caps_processes_and_is_removed():
     assert not any(d.exists() for d in group.dirs.values())
 
 
+SPINNING = 20                             # processes of the hog's uid that mean its spinners are running
+
+
+def uid_processes(uid: int) -> int:
+    """How many host processes run as `uid` (a slot's sandbox)."""
+    n = 0
+    for p in os.listdir("/proc"):
+        try:
+            n += p.isdigit() and os.stat(f"/proc/{p}").st_uid == uid
+        except FileNotFoundError:
+            pass
+    return n
+
+
+def wait_until(condition, timeout: float, step: float = 0.1) -> bool:
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        time.sleep(step)
+    return True
+
+
 @needs_bwrap
 @needs_cgroups
 @pytest.mark.sandbox
-def test_a_cpu_hog_does_not_slow_the_notebook_next_to_it():
+def test_a_cpu_hog_does_not_slow_the_notebook_next_to_it(tmp_path):
+    """The honest notebook starts once the hog's spinners run (the process limit lets ~28 of its 40
+    forks through), and the hog's sandbox, spinners included, lives until the honest notebook is
+    done: then the test drops a stop file in the hog's job folder."""
     work = "import time\nt0 = time.process_time()\nn = 0\nwhile time.process_time() - t0 < 1.5:\n    n += 1\n" \
            "t1 = time.monotonic()\nm = 0\nwhile m < n:\n    m += 1\nelapsed = time.monotonic() - t1\n"
     hog = ("import os, time\nfor _ in range(40):\n    try:\n        pid = os.fork()\n    except OSError:\n"
-           "        break\n    if pid == 0:\n        os.setsid()\n        end = time.monotonic() + 30\n"
+           "        break\n    if pid == 0:\n        os.setsid()\n        end = time.monotonic() + 60\n"
            "        while time.monotonic() < end:\n            pass\n        os._exit(0)\nstarted = True\n")
+    wait = ("import os, time\nend = time.monotonic() + 50\n"
+            "while not os.path.exists('/job/stop') and time.monotonic() < end:\n    time.sleep(0.05)\n"
+            "stopped = os.path.exists('/job/stop')\n")
+    hog_dir = tmp_path / "hog"
+    hog_dir.mkdir()
+    limits = Limits(**{**LIMITS.__dict__, "cell_timeout_s": 55, "notebook_timeout_s": 60})
     reports = {}
 
-    def go(key, nb, slot, probes, delay):
-        time.sleep(delay)
-        reports[key] = run_notebook(nb, probes, {}, LIMITS, slot=slot)
+    def run_hog():
+        reports["hog"] = run_notebook(notebook(hog, wait), [value("started"), value("stopped")], {}, limits,
+                                      slot=SLOT, workdir=hog_dir)
 
-    threads = [threading.Thread(target=go, args=("hog", notebook(hog, "import time\ntime.sleep(25)"), SLOT,
-                                                 [value("started")], 0)),
-               threading.Thread(target=go, args=("honest", notebook(work), SLOT + 1, [value("elapsed")], 4))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    honest = reports["honest"]
+    hog_thread = threading.Thread(target=run_hog)
+    hog_thread.start()
+    try:
+        hog_uid = sandbox.SLOT_UID_BASE + SLOT
+        assert wait_until(lambda: uid_processes(hog_uid) >= SPINNING, timeout=30), "the hog's spinners never ran"
+        honest = run_notebook(notebook(work), [value("elapsed")], {}, LIMITS, slot=SLOT + 1)
+        spinning = uid_processes(hog_uid)
+    finally:
+        for job in hog_dir.glob("gradekit-job-*/job"):
+            (job / "stop").touch()
+        hog_thread.join()
+    assert spinning >= SPINNING                # the hog was still at it when the honest notebook ended
     assert honest.status is Status.GRADED, honest.message
     # 1.5 s of CPU on a core of its own; starved by 40 spinners it took over 20 s
     assert honest.probes["elapsed"].status == "ok" and honest.probes["elapsed"].value < 6, honest.probes
     assert reports["hog"].probes["started"].value is True
+    assert reports["hog"].probes["stopped"].value is True, reports["hog"].probes

@@ -125,26 +125,32 @@ def test_micrograph_is_deterministic(tmp_path):
     assert first.stat().st_mtime_ns == old
 
 
-def _job_files_in_new_process(cache_dir: str) -> dict:
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from gradekit.config import load_config
-    from gradekit.grading import Course
-
-    cfg = load_config(Path(__file__).resolve().parent.parent / "gradekit.toml").with_(profile="tiny", cache=Path(cache_dir))
-    files = Course(cfg).job_files()
-    return {rel: Path(p).read_bytes() for rel, p in files.items() if rel.startswith("data/")}
+# One racer: a fresh interpreter that asks the course for its job files (a subprocess, not a spawned
+# pool worker, which would first import this module: torch, torchvision and scikit-image, ~3 s each).
+_RACER = """
+import hashlib, json, sys
+from pathlib import Path
+from gradekit.config import load_config
+from gradekit.grading import Course
+cfg = load_config(Path(sys.argv[1]) / "gradekit.toml").with_(profile="tiny", cache=Path(sys.argv[2]))
+files = Course(cfg).job_files()
+print(json.dumps({rel: hashlib.sha256(Path(p).read_bytes()).hexdigest() for rel, p in files.items()
+                  if rel.startswith("data/")}))
+"""
 
 
 @pytest.mark.slow
 def test_cold_cache_grading_data_is_complete_when_workers_race(tmp_path):
     """Workers starting together on a cold cache all generate the FashionMNIST files: each must get
     the four complete files, never a half-written one or another worker's temporary file."""
-    import multiprocessing
+    import json
 
-    with multiprocessing.get_context("spawn").Pool(4) as pool:
-        got = pool.map(_job_files_in_new_process, [str(tmp_path)] * 4)
+    root = Path(__file__).resolve().parent.parent
+    racers = [subprocess.Popen([sys.executable, "-c", _RACER, str(root), str(tmp_path)], cwd=root,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    outs = [r.communicate(timeout=300) for r in racers]
+    assert all(r.returncode == 0 for r in racers), [err[-2000:] for _, err in outs]
+    got = [json.loads(out) for out, _ in outs]
     assert all(sorted(g) == sorted(got[0]) and len(g) == 4 for g in got)
     assert all(g == got[0] for g in got)
     assert not list(tmp_path.rglob("*.tmp"))

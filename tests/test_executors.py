@@ -75,6 +75,14 @@ def sub(key: str, code: str = "x = 1") -> Submission:
                       notebook_json=text, identity=Identity(key, 1234567))
 
 
+def waiting(path: Path, then: str = "x = 1", at_most_s: float = 15) -> str:
+    """A notebook cell that runs until `path` exists (at most `at_most_s`), then `then`: a run exactly
+    as long as the test needs one, on a quiet or a loaded machine (the run is not sandboxed; at_most_s
+    stays under the cell limit of mini_cfg)."""
+    return (f"import glob, time\nend = time.monotonic() + {at_most_s}\n"
+            f"while not glob.glob({str(path)!r}) and time.monotonic() < end:\n    time.sleep(0.05)\n{then}")
+
+
 def grade(cfg, subs, workers):
     results = []
     run_local(subs, cfg, workers=workers, on_result=results.append)
@@ -136,20 +144,26 @@ def precomputing_cfg(mini_cfg):
 @pytest.mark.slow
 def test_an_idle_worker_precomputes_a_running_notebooks_reference(precomputing_cfg):
     """One slow notebook, two workers: the idle one computes the CID's answer-independent reference
-    work while the notebook runs, so its judging computes nothing; with one worker, the judging does."""
-    slow = sub("slow", "import time\ntime.sleep(4)\nx = 1234567 ** 2")
+    work while the notebook runs, so its judging computes nothing; with one worker, the judging does.
+
+    The slow notebook runs until a reference result is on disk (at most 15 s): if the idle worker
+    never precomputes, the judging computes it and the test fails."""
+    answer = "x = 1234567 ** 2"
+    slow = sub("slow", waiting(precomputing_cfg.cache / "reference" / "*.json", then=answer))
     (two,) = grade(precomputing_cfg, [slow], workers=2)
     assert two.total == 1 and two.reference_computed == 0, (two.message, two.checks)
 
+    # one worker: busy with the run, then with the judging (the notebook's length changes nothing)
     fresh = precomputing_cfg.with_(cache=precomputing_cfg.cache.parent / "cache-one-worker")
-    (one,) = grade(fresh, [slow], workers=1)
+    (one,) = grade(fresh, [sub("quick", answer)], workers=1)
     assert one.total == 1 and one.reference_computed == 1
 
 
 @pytest.mark.slow
 def test_a_batch_leaves_nothing_in_the_temp_folder_even_when_a_worker_is_killed(mini_cfg, tmp_path, monkeypatch):
     """Every worker's job folders and caches live in a temp root the batch process owns and removes:
-    nothing is left, also when a worker is SIGKILLed in the middle of a run."""
+    nothing is left, also when a worker is SIGKILLed in the middle of a run.  The slow notebooks run
+    until the kill is done (a file outside the temp folder says so; at most 15 s)."""
     import os
     import signal
     import tempfile
@@ -160,7 +174,8 @@ def test_a_batch_leaves_nothing_in_the_temp_folder_even_when_a_worker_is_killed(
     private.mkdir()
     monkeypatch.setenv("TMPDIR", str(private))           # the spawned workers inherit it
     monkeypatch.setattr(tempfile, "tempdir", str(private))
-    slow = "import time\ntime.sleep(6)\nx = 1"
+    killed_flag = tmp_path / "killed"
+    slow = waiting(killed_flag)
     killed: list[int] = []
 
     def kill_a_worker_mid_run() -> None:
@@ -180,7 +195,13 @@ def test_a_batch_leaves_nothing_in_the_temp_folder_even_when_a_worker_is_killed(
                         return
             time.sleep(0.2)
 
-    killer = threading.Thread(target=kill_a_worker_mid_run)
+    def kill_then_say_so() -> None:
+        try:
+            kill_a_worker_mid_run()
+        finally:
+            killed_flag.touch()          # the slow notebooks (and the killed one's re-run) end now
+
+    killer = threading.Thread(target=kill_then_say_so)
     killer.start()
     results = grade(mini_cfg, [sub("a", slow), sub("b", slow), sub("c")], workers=2)
     killer.join()

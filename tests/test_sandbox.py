@@ -2,7 +2,9 @@
 
 Every notebook here is a few tiny cells built in the test.  Limits are small (cell timeouts of a
 few seconds, 1 GiB of address space, a few dozen processes) so that the bombs stay harmless and
-the whole file runs in about two minutes on two cores.
+the whole file runs in about two minutes on two cores.  A cell that hangs on purpose gets HANG_S:
+a timeout proves its mechanism at 1.5 s as well as at 30, and the trivial cells next to it take
+milliseconds.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import errno
 import os
 import resource
 import socket
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -31,6 +34,8 @@ SLOT = 100 + os.getpid() % 3000     # concurrent test runs (other checkouts) get
 UID = sandbox.SLOT_UID_BASE + SLOT
 LIMITS = Limits(cell_timeout_s=3, notebook_timeout_s=40, probe_timeout_s=5, memory_mb=1024,
                 max_processes=48, output_kb_per_cell=64)
+HANG_S = 1.5        # the cell limit of tests whose notebook hangs a cell on purpose (its other cells are trivial)
+HANG_LIMITS = Limits(**{**LIMITS.__dict__, "cell_timeout_s": HANG_S})
 
 needs_bwrap = pytest.mark.sandbox      # skipped together, with one reason, when bubblewrap is absent (conftest)
 
@@ -100,23 +105,26 @@ def test_probe_calls_student_function_and_a_slow_probe_times_out():
 @needs_bwrap
 def test_infinite_loop_is_interrupted_and_later_cells_run():
     t = time.monotonic()
-    r = run(notebook("x = 1", "while True:\n    pass", "y = x + 1"), [expr_probe("y", "y")])
+    r = run(notebook("x = 1", "while True:\n    pass", "y = x + 1"), [expr_probe("y", "y")], limits=HANG_LIMITS)
     assert r.status is Status.GRADED, r.message
     assert statuses(r) == ["ok", "timeout", "ok"]
-    assert "code cell 2 (“while True:”) timed out after 3 s and was skipped" in r.message
+    assert "code cell 2 (“while True:”) timed out after 1.5 s and was skipped" in r.message
     assert "restarted" not in r.message                          # SIGINT worked: same kernel
     assert r.probes["y"].value == 2
     assert time.monotonic() - t < 20
 
 
 @needs_bwrap
-@pytest.mark.parametrize("body", ["while True:\n    pass", "time.sleep(10**6)"])
-def test_sigint_ignoring_cell_restarts_kernel_and_replays(body):
-    stuck = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n" + body
-    r = run(notebook("x = 5", "def f():\n    return x * 2", stuck, "y = f()"), [expr_probe("y", "[x, y]")])
+def test_sigint_ignoring_cells_restart_the_kernel_and_replay():
+    # Both ways of ignoring SIGINT (a busy loop, a sleep) in one notebook: each wedges its kernel,
+    # so each costs a restart, and the replay brings x and f back both times.
+    stuck = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+    r = run(notebook("x = 5", "def f():\n    return x * 2", stuck + "while True:\n    pass",
+                     stuck + "time.sleep(10**6)", "y = f()"), [expr_probe("y", "[x, y]")], limits=HANG_LIMITS)
     assert r.status is Status.GRADED, r.message
-    assert statuses(r) == ["ok", "ok", "timeout", "ok"]
-    assert "code cell 3 (“import signal, time”) timed out" in r.message and "kernel restarted" in r.message
+    assert statuses(r) == ["ok", "ok", "timeout", "timeout", "ok"]
+    assert "code cell 3 (“import signal, time”) and code cell 4 (“import signal, time”) timed out" in r.message
+    assert "kernel restarted 2 times" in r.message
     assert r.probes["y"].value == [5, 10]                        # x and f came back by replay
 
 
@@ -330,23 +338,26 @@ def test_deleting_its_own_working_directory(tmp_path):
 
 @needs_bwrap
 def test_notebook_timeout_is_enforced():
-    # The notebook's clock starts with the kernel: 10 s leave time for cell 2, not for cell 3.
-    limits = Limits(**{**LIMITS.__dict__, "notebook_timeout_s": 10, "cell_timeout_s": 15})
+    # The notebook's clock starts with the kernel: 7 s leave time for cell 2 (even after a kernel
+    # start slowed by a loaded machine), not for cell 3.
+    limits = Limits(**{**LIMITS.__dict__, "notebook_timeout_s": 7, "cell_timeout_s": 15})
     t = time.monotonic()
     r = run(notebook("x = 1", "import time\ntime.sleep(1)", "time.sleep(30)", "y = 2"),
             [expr_probe("x", "x"), expr_probe("y", "y")], limits=limits)
     elapsed = time.monotonic() - t
     assert r.status is Status.TIMEOUT, r.message
     assert statuses(r) == ["ok", "ok", "timeout", "skipped"]
-    assert "time limit of 10 s" in r.message and "code cell 3 (“time.sleep(30)”) was stopped" in r.message
+    assert "time limit of 7 s" in r.message and "code cell 3 (“time.sleep(30)”) was stopped" in r.message
     assert r.probes["x"].value == 1                               # what could be probed was
     assert r.probes["y"].status == "error" and "NameError" in r.probes["y"].error
-    assert elapsed < 10 + 10
+    assert elapsed < 7 + 10
 
 
 @needs_bwrap
 def test_notebook_timeout_with_a_wedged_kernel():
-    limits = Limits(**{**LIMITS.__dict__, "notebook_timeout_s": 5, "cell_timeout_s": 20})
+    # The cell's own limit (8 s) is above the notebook's, so the notebook's deadline is what stops it;
+    # below 10 s the interrupt grace is 2 s (the run then ends ~6 s sooner than with a 20-s cell limit).
+    limits = Limits(**{**LIMITS.__dict__, "notebook_timeout_s": 5, "cell_timeout_s": 8})
     stuck = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(10**6)"
     t = time.monotonic()
     r = run(notebook("x = 1", stuck, "y = 2"), [expr_probe("x", "x")], limits=limits)
@@ -523,24 +534,45 @@ def test_nothing_a_run_leaves_reaches_the_next_run_in_the_same_slot():
 
 @needs_bwrap
 def test_a_notebook_flooding_the_runners_stdout_costs_the_supervisor_nothing():
+    # A 3-s flood: with the kernel's output on the runner's pipe and that pipe read to the end, the
+    # supervisor spent 1.8 s of CPU on it (4.5 s for 8 s); as built, 0.005 s.
     flood = ("import os, sys, threading, time\n_fd = sys.stdout._original_stdstream_copy\n"
-             "def _flood():\n    chunk = b'x' * 65536\n    end = time.monotonic() + 8\n"
+             "def _flood():\n    chunk = b'x' * 65536\n    end = time.monotonic() + 3\n"
              "    while time.monotonic() < end:\n        try:\n            os.write(_fd, chunk)\n"
              "        except OSError:\n            pass\n"
              "threading.Thread(target=_flood, daemon=True).start()\nos.write(1, b'fd 1 too')")
-    r = run(notebook(flood, "import time\ntime.sleep(9)", "y = 7"), [expr_probe("y", "y")],
+    r = run(notebook(flood, "import time\ntime.sleep(4)", "y = 7"), [expr_probe("y", "y")],
             limits=Limits(cell_timeout_s=20, notebook_timeout_s=60, probe_timeout_s=5, memory_mb=1024,
                           max_processes=48))
     assert r.status is Status.GRADED, r.message
     assert statuses(r) == ["ok", "ok", "ok"] and r.probes["y"].value == 7
-    assert r.supervisor_cpu_s < 1.0, r.supervisor_cpu_s     # 17.7 s for a 60 s flood when the pipe was read
+    assert r.supervisor_cpu_s < 0.5, r.supervisor_cpu_s     # 17.7 s for a 60 s flood when the pipe was read
+
+
+@pytest.fixture
+def memory_workdir(tmp_path):
+    """A job folder's parent in memory (/dev/shm) where there is one: removing a folder chain costs
+    ~3 ms a level on this machine's disk and ~0.05 ms in memory; what is tested is that the remover
+    copes with the depth, the same on any file system."""
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        yield tmp_path
+        return
+    folder = Path(tempfile.mkdtemp(prefix="gradekit-test-", dir=shm))
+    try:
+        yield folder
+    finally:
+        sandbox.remove_tree(folder)
 
 
 @needs_bwrap
-def test_a_folder_chain_thousands_deep_is_removed(tmp_path):
+def test_a_folder_chain_thousands_deep_is_removed(memory_workdir):
+    # 3,000 levels: past Python's recursion limit (shutil.rmtree gave up at ~1,000) and past PATH_MAX
+    # (4,096 bytes: ~2,000 levels of "d/") for a path-based walk; the cell gets time for a loaded machine
     chain = ("import os\nfor _ in range(3000):\n    os.mkdir('d')\n    os.chdir('d')\n"
              "os.chmod('.', 0)\nos.chdir('/job')\ndepth = 3000")
-    r = run(notebook(chain), [expr_probe("depth", "depth")], workdir=tmp_path)
+    r = run(notebook(chain), [expr_probe("depth", "depth")], workdir=memory_workdir,
+            limits=Limits(**{**LIMITS.__dict__, "cell_timeout_s": 20}))
     assert r.status is Status.GRADED, r.message
     assert r.probes["depth"].value == 3000
-    assert list(tmp_path.iterdir()) == []
+    assert list(memory_workdir.iterdir()) == []
