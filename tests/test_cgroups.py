@@ -84,6 +84,7 @@ def wait_until(condition, timeout: float, step: float = 0.1) -> bool:
 
 @needs_bwrap
 @needs_cgroups
+@pytest.mark.exclusive     # its wall-time claims hold against its own load, not another test's
 @pytest.mark.sandbox
 def test_a_cpu_hog_does_not_slow_the_notebook_next_to_it(tmp_path):
     """The honest notebook starts once the hog's spinners run (the process limit lets ~28 of its 40
