@@ -16,16 +16,7 @@ REQUIRE_SANDBOX = "GRADEKIT_REQUIRE_SANDBOX"
 collect_ignore = ["courses"]   # tests/courses/*: course content (its checks are run by the judge, not by pytest)      # set by .ci/run: CI must run the sandbox tests
 
 
-@pytest.hookimpl(tryfirst=True)        # before pytest-xdist reads the groups (--dist loadgroup)
 def pytest_collection_modifyitems(config, items):
-    """`make test` runs on two pytest-xdist processes with --dist loadgroup: every test module is one
-    group (its module-scoped graded notebooks are made once, as with --dist loadfile), and every test
-    that reads the session's shared cohort (tests/shared_cohort.py) joins one group, so the cohort is
-    graded once per run, not once per process."""
-    for item in items:
-        if not item.get_closest_marker("xdist_group"):
-            group = "shared-cohort" if "shared_cohort" in item.fixturenames else item.module.__name__
-            item.add_marker(pytest.mark.xdist_group(group))
     _sandbox_or_skip(config, items)
 
 
@@ -109,11 +100,16 @@ def shared_cohort(request, tiny_cfg, make_student, variants, course, tmp_path_fa
     """The `@shared_cohort.wants` notebooks of every module whose selected tests use this fixture,
     graded once, in one batch (tests/shared_cohort.py).  Sandboxed when the sandbox works (the
     readers marked `sandbox` skip otherwise); the tests that only read results share it."""
-    from shared_cohort import Kit, grade_shared_cohort, owners_of
+    from shared_cohort import Kit, grade_shared_cohort, graded_once_per_run, owners_of
 
     from gradekit.sandbox import sandbox_self_test
 
     owners = owners_of(item.module.__name__ for item in request.session.items
                        if "shared_cohort" in getattr(item, "fixturenames", ()))
-    return grade_shared_cohort(Kit(make_student, variants, course), tiny_cfg, tmp_path_factory.mktemp("cohort"),
-                               owners=owners, sandboxed=sandbox_self_test() is None)
+    def grade(base: Path):
+        return grade_shared_cohort(Kit(make_student, variants, course), tiny_cfg, base, owners=owners,
+                                   sandboxed=sandbox_self_test() is None)
+
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return grade(tmp_path_factory.mktemp("cohort"))
+    return graded_once_per_run(tmp_path_factory.getbasetemp().parent, grade)

@@ -149,3 +149,22 @@ def grade_shared_cohort(kit: Kit, cfg, base: Path, *, owners: set[str], sandboxe
     missing = set(keys.values()) - set(by_key)
     assert not missing, f"the shared cohort lost {sorted(missing)}:\n{summary}"
     return GradedCohort(cfg, subs, roster, out, summary, keys, by_key)
+
+
+def graded_once_per_run(shared_root: Path, grade: Callable[[Path], GradedCohort]) -> GradedCohort:
+    """Under pytest-xdist every process has its own session: the first one to ask grades the cohort in
+    the run's shared temp folder, holding a lock; the others wait for it and read what it left (the
+    way pytest-xdist's documentation makes a session fixture run once).  fcntl, not a package: one
+    lock, held for one call."""
+    import fcntl
+    import pickle
+
+    base, done = shared_root / "shared-cohort", shared_root / "shared-cohort.pickle"
+    with open(shared_root / "shared-cohort.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if done.exists():
+            return pickle.loads(done.read_bytes())
+        base.mkdir()
+        cohort = grade(base)
+        done.write_bytes(pickle.dumps(cohort))
+        return cohort
