@@ -65,7 +65,6 @@ def test_a_cells_budget_is_the_factor_times_its_matched_honest_time_within_floor
 
 
 @pytest.mark.sandbox
-@pytest.mark.exclusive     # its wall-time claims hold against its own load, not another test's
 @pytest.mark.slow
 def test_two_hangs_in_a_batch_of_five_cost_seconds_and_honest_students_next_to_a_cpu_hog_are_not_cut_off(
         tiny_cfg, course, make_student, variants, tmp_path):
