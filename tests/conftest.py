@@ -12,15 +12,11 @@ import pytest
 os.environ.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
 
 ROOT = Path(__file__).resolve().parent.parent
-REQUIRE_SANDBOX = "GRADEKIT_REQUIRE_SANDBOX"
-collect_ignore = ["courses"]   # tests/courses/*: course content (its checks are run by the judge, not by pytest)      # set by .ci/run: CI must run the sandbox tests
+REQUIRE_SANDBOX = "GRADEKIT_REQUIRE_SANDBOX"      # set by .ci/run: CI must run the sandbox tests
+collect_ignore = ["courses"]   # tests/courses/*: course content (its checks are run by the judge, not by pytest)
 
 
 def pytest_collection_modifyitems(config, items):
-    _sandbox_or_skip(config, items)
-
-
-def _sandbox_or_skip(config, items) -> None:
     """Tests marked `sandbox` need a working bubblewrap sandbox.  Without one they are skipped together,
     with the one reason why; with GRADEKIT_REQUIRE_SANDBOX=1 (CI) the run fails instead, so a CI that
     silently skipped every sandbox test cannot pass."""
@@ -106,6 +102,7 @@ def shared_cohort(request, tiny_cfg, make_student, variants, course, tmp_path_fa
 
     owners = owners_of(item.module.__name__ for item in request.session.items
                        if "shared_cohort" in getattr(item, "fixturenames", ()))
+
     def grade(base: Path):
         return grade_shared_cohort(Kit(make_student, variants, course), tiny_cfg, base, owners=owners,
                                    sandboxed=sandbox_self_test() is None)

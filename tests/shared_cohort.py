@@ -164,6 +164,8 @@ def graded_once_per_run(shared_root: Path, grade: Callable[[Path], GradedCohort]
         fcntl.flock(lock, fcntl.LOCK_EX)
         if done.exists():
             return pickle.loads(done.read_bytes())
+        if base.exists():      # a process before this one failed grading it: its error is the one to read
+            raise RuntimeError(f"grading the shared cohort failed in another pytest-xdist process ({base})")
         base.mkdir()
         cohort = grade(base)
         done.write_bytes(pickle.dumps(cohort))
