@@ -191,15 +191,17 @@ class TreeSampler:
         return out
 
     def workers_of(self, root_pid: int, anon: bool = False) -> dict[int, int]:
-        """Peak subtree RSS (or private RSS) of the pool workers (spawned children) of root_pid."""
+        """Peak subtree RSS (or private RSS) of the pool workers of root_pid: the children of its
+        forkserver (gradekit.executors.worker_context), which is the one forkserver child of root_pid."""
         peaks = self.anon_peaks if anon else self.peaks
-        return {pid: peak for pid, peak in peaks.items()
-                if self.parents.get(pid) == root_pid and "spawn_main" in self.labels.get(pid, "")}
+        servers = {pid for pid, parent in self.parents.items()
+                   if parent == root_pid and "forkserver" in self.labels.get(pid, "")}
+        return {pid: peak for pid, peak in peaks.items() if self.parents.get(pid) in servers}
 
 
 def role(cmdline: str) -> str:
     for needle, name in (("ipykernel_launcher", "kernel"), ("kernel_runner.py", "sandbox runner"),
-                         ("spawn_main", "pool worker"), ("bwrap", "bwrap"), ("--phase gradekit", "batch process"),
+                         ("forkserver", "pool worker"), ("bwrap", "bwrap"), ("--phase gradekit", "batch process"),
                          ("nbgrader", "nbgrader")):
         if needle in cmdline:
             return name

@@ -153,6 +153,8 @@ OPTIONAL_HOOKS: Mapping[str, tuple[str, str]] = {
     "LMS_ASSIGNMENT": ("str", "the assignment's name in the demo's bulk download; default: [assignment] name"),
     "DEMO_DEADLINE": ("ISO 8601 str", "the demo's deadline when gradekit.toml sets no [policy]; none"),
     "configure_worker": ("() -> None", "called once in every grading worker (e.g. one intra-op thread)"),
+    "WORKER_IMPORTS": ("tuple of module names", "imported once, in the process local grading workers are forked "
+                                                "from (the checks' heavy libraries); workers import what they need"),
     "apply_profile": ("(notebook, profile) -> notebook",
                       "the source notebook resized to a profile (time budgets, version checks); unchanged"),
     "expected_names": ("() -> list[str]", "the names the probes need (other-version check); every function "

@@ -64,14 +64,53 @@ def _course_for(cfg: Config):
     return course
 
 
-def _init_worker(batch_tmp: str | None = None) -> None:
-    """A worker's set-up: one thread, a sandbox slot, and (local pool) the batch's temp root as its
-    temp folder, so that whatever it leaves (a killed worker's job folder, its matplotlib cache) is
-    removed with the batch."""
+def _init_worker(batch_tmp: str | None = None, environ: dict[str, str] | None = None) -> None:
+    """A worker's set-up: (local pool) the batch process's environment as it is now, as a spawned
+    worker would inherit it (the worker server was started with the environment of its day), and the
+    batch's temp root as its temp folder, so that whatever it leaves (a killed worker's job folder, its
+    matplotlib cache) is removed with the batch; then one thread and a sandbox slot."""
+    if environ is not None:
+        os.environ.clear()
+        os.environ.update(environ)
     if batch_tmp:
         tempfile.tempdir = batch_tmp
     single_thread()
     _worker_state["slot"] = claim_slot()
+
+
+#: What every local grading worker imports, imported once in the process the workers are forked from
+#: (`worker_context`); the course adds its own (the contract's ``WORKER_IMPORTS``).  worker_env comes
+#: first: it sets one thread in that process's environment before any numeric library is loaded.
+ENGINE_WORKER_IMPORTS = ("gradekit.worker_env", "gradekit.grading", "gradekit.judge", "gradekit.sandbox", "pytest")
+_server_imports: list[tuple[str, ...]] = [()]     # what the running worker server was started with
+
+
+def worker_context(cfg: Config):
+    """The multiprocessing context of the local pools: multiprocessing's forkserver, preloaded.
+
+    Why not spawn: a spawned worker imports the course's libraries again (torch and the reference
+    modules: ~2.5 s of CPU before its first task), every pool, every worker.  Why not fork: the batch
+    process may have run torch (its OpenMP pool does not survive a fork) or started threads.  The
+    forkserver is a single-threaded process that has imported what the workers need and forks them.
+
+    It lives as long as this process (its socket in this process's temp folder).  Started with one set
+    of imports, it is restarted once a pool needs modules it lacks (a second course in the same process;
+    through ForkServer._stop, private: without it the workers import those modules themselves)."""
+    import multiprocessing as mp
+    from multiprocessing import forkserver
+
+    from .grading import Course
+
+    wanted = ENGINE_WORKER_IMPORTS + tuple(Course(cfg).hook("WORKER_IMPORTS") or ())
+    ctx = mp.get_context("forkserver")
+    if not set(wanted) <= set(_server_imports[0]):
+        union = tuple(dict.fromkeys(_server_imports[0] + wanted))
+        stop = getattr(forkserver._forkserver, "_stop", None)
+        if stop is not None:
+            stop()
+        ctx.set_forkserver_preload(list(union))
+        _server_imports[0] = union
+    return ctx
 
 
 BATCH_PREFIX = "gradekit-batch-"
@@ -154,8 +193,6 @@ def run_local(subs: Iterable[Submission], cfg: Config, *, workers: int,
 
     A worker that dies takes its in-flight tasks back to the queue once; a submission in flight during
     two pool failures gets an ERROR row, never a dead batch."""
-    import multiprocessing as mp
-
     from .errors import SetupError
     from .grading import Executed
 
@@ -188,12 +225,12 @@ def run_local(subs: Iterable[Submission], cfg: Config, *, workers: int,
         else:
             on_result(value)
 
-    ctx = mp.get_context("spawn")  # torch and fork do not mix; workers import what they need once
+    ctx = worker_context(cfg)
     batch_tmp = batch_temp_root()   # every worker's temp files: removed below, even after a worker was killed
     try:
         while to_run or to_judge:
             pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                       initargs=(str(batch_tmp),))
+                                       initargs=(str(batch_tmp), dict(os.environ)))
             drained = False
             try:
                 running: dict[Future, tuple[Submission, Executed | None]] = {}

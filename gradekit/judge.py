@@ -179,6 +179,9 @@ def _pytest_args(checks_dir: Path) -> list[str]:
         "-c", os.devnull,              # ignore the repository's own pytest settings
         f"--rootdir={checks_dir}",
         "--import-mode=importlib",     # no clash with the engine's own tests/ of the same names
+        # Only the judge's plugin and pytest's own: a plugin installed next to gradekit (xdist,
+        # randomly, ...) could reorder, reseed or skip checks, and loading them cost ~0.4 s per worker.
+        "--disable-plugin-autoload",
         "-p", "no:cacheprovider",
         "-p", "no:stepwise",
         # This plugin runs gc.collect() twice per pytest.main (at unconfigure and cleanup).  In a

@@ -10,6 +10,7 @@ fails is reported with its reason, and the others go on.
 """
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -74,9 +75,11 @@ def roster_cids(roster) -> tuple[list[int], list[str]]:
 _worker_course: dict = {}
 
 
-def _init_worker() -> None:
+def _init_worker(environ: dict[str, str]) -> None:
     from .executors import single_thread
 
+    os.environ.clear()
+    os.environ.update(environ)      # the caller's, as a spawned worker would have it (executors.worker_context)
     single_thread()
 
 
@@ -98,16 +101,16 @@ def precompute_cid(cid: int, cfg: Config) -> CidOutcome:
 
 def precompute_cids(cfg: Config, cids: list[int], *, workers: int = 1, progress: bool = True) -> list[CidOutcome]:
     """Every CID's reference work on a pool of `workers` single-threaded processes; one outcome per CID."""
-    import multiprocessing as mp
-
     from tqdm import tqdm
+
+    from .executors import worker_context
 
     outcomes: dict[int, CidOutcome] = {}
     bar = tqdm(total=len(cids), unit="CID", desc="precompute", disable=not progress, dynamic_ncols=True)
-    ctx = mp.get_context("spawn")  # torch and fork do not mix
+    ctx = worker_context(cfg)
     try:
         with ProcessPoolExecutor(max_workers=max(1, min(workers, len(cids) or 1)), mp_context=ctx,
-                                 initializer=_init_worker) as pool:
+                                 initializer=_init_worker, initargs=(dict(os.environ),)) as pool:
             futures = {pool.submit(precompute_cid, cid, cfg): cid for cid in cids}
             for fut in as_completed(futures):
                 cid = futures[fut]

@@ -2,8 +2,11 @@
 
 A LocalCluster on loopback (two worker processes, one thread each) grades a small tiny-profile
 cohort while the test SIGKILLs a worker in the middle of a sandboxed run; the gradebook must equal
-the local pool's on the same submissions, one row per student.  The priming of a worker's
-reference cache is tested on its own, without a cluster.
+the local pool's on the same submissions, one row per student.  The local pool's results are the
+session's shared cohort (tests/shared_cohort.py: the same notebooks, graded by `gradekit grade`'s
+own batch); the reference work a cold local pool does is measured by judging their stored answers
+again on an empty cache, in this process.  The priming of a worker's reference cache is tested on
+its own, without a cluster.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import pytest
 
 from conftest import submission_of
 from gradekit.model import Status
+from shared_cohort import wants
 
 PAIR_CID = 2000001
 
@@ -62,14 +66,27 @@ def test_a_worker_running_two_tasks_at_once_stops_the_batch(tiny_cfg, make_stude
     assert got == []
 
 
-def _cohort(make_student, variants):
-    full = make_student(full=True, cid=PAIR_CID, name="Ada A")
+@wants
+def notebooks(kit):
+    """The cohort both engines grade (the local pool's results: the shared cohort)."""
+    make, variants = kit.make_student, kit.variants
     return {
-        "ada": full,                                                                   # full marks
-        "ben": variants.sweep_without_reinit(make_student(full=True, cid=2000002, name="Ben B")),
-        "cai": variants.sigmoid_not_vectorised(make_student(full=True, cid=PAIR_CID, name="Cai C")),  # same CID
-        "dee": make_student(cid=2000003, name="Dee D", fixed=["perceptron"]),
+        "ada": make(full=True, cid=PAIR_CID, name="Ada A"),                           # full marks
+        "ben": variants.sweep_without_reinit(make(full=True, cid=2000002, name="Ben B")),
+        "cai": variants.sigmoid_not_vectorised(make(full=True, cid=PAIR_CID, name="Cai C")),  # same CID
+        "dee": make(cid=2000003, name="Dee D", fixed=["perceptron"]),
     }
+
+
+def _cold_reference_work(results, cfg, cache) -> dict[str, int]:
+    """key -> reference values each result's judging computes on a cold cache, judged in the given
+    order in one process (a local pool without reference tasks: a CID's entries computed once)."""
+    from gradekit.grading import Course, rejudge_result
+
+    course = Course(cfg.with_(cache=cache))
+    again = {k: rejudge_result(r, course) for k, r in results.items()}
+    assert all(a is not None for a in again.values()), "the shared cohort kept no answers"
+    return {k: a.reference_computed for k, a in again.items()}
 
 
 def _descendants(pid: int) -> list:
@@ -112,33 +129,29 @@ class _Killer(threading.Thread):
 
 
 def _table(results, parts):
+    """The gradebook rows as the engine graded them: without the message (timings) and the flags,
+    which the batch adds afterwards from the whole cohort (the pair's duplicate_cid)."""
     from gradekit.gradebook import to_dataframe
 
     df = to_dataframe(results, parts=parts)
-    return df.drop(columns=["message"]).set_index("student")
+    return df.drop(columns=["message", "flags"]).set_index("student")
 
 
 @pytest.mark.slow
 @pytest.mark.sandbox
-def test_dask_cluster_grades_like_the_local_pool_despite_a_killed_worker(tiny_cfg, course, make_student,
-                                                                         variants, tmp_path):
+def test_dask_cluster_grades_like_the_local_pool_despite_a_killed_worker(shared_cohort, course, tmp_path):
     from distributed import Client, LocalCluster
 
     from gradekit.distributed import run_dask
-    from gradekit.executors import run_local
-    from gradekit.sandbox import sandbox_self_test
+    from gradekit.intake import read_submission
 
-    reason = sandbox_self_test()
-    if reason is not None:
-        pytest.skip(f"sandbox unavailable: {reason}")
-    subs = [submission_of(k, nb) for k, nb in _cohort(make_student, variants).items()]
+    cfg = shared_cohort.cfg          # the local pool's configuration (sandboxed: this test skips otherwise)
+    graded = shared_cohort.results(notebooks)
+    local = {graded[name].key: graded[name] for name in ("ada", "ben", "cai", "dee")}
+    subs = [read_submission(shared_cohort.subs / f"{key}.ipynb", key=key, source_name=f"{key}.ipynb",
+                            cid_placeholder=cfg.cid_placeholder,
+                            max_bytes=int(cfg.limits.max_notebook_mb * 1024 * 1024)) for key in local]
     children_before = {p.pid for p in _descendants(os.getpid())}
-
-    local: dict = {}
-    t0 = time.perf_counter()
-    run_local(subs, tiny_cfg.with_(cache=tmp_path / "local-cache"), workers=2,
-              on_result=lambda r: local.__setitem__(r.key, r))
-    t_local = time.perf_counter() - t0
 
     calls: list[str] = []
     remote: dict = {}
@@ -154,14 +167,14 @@ def test_dask_cluster_grades_like_the_local_pool_despite_a_killed_worker(tiny_cf
         killer = _Killer(client.run(os.getpid))
         killer.start()
         try:
-            stats = run_dask(subs, tiny_cfg.with_(cache=tmp_path / "dask-cache"), scheduler=client,
+            stats = run_dask(subs, cfg.with_(cache=tmp_path / "dask-cache"), scheduler=client,
                              on_result=on_result)
         finally:
             killer.stop.set()
             killer.join()
         assert len(cluster.workers) == 2
     t_dask = time.perf_counter() - t0
-    print(f"local pool {t_local:.0f} s, dask {t_dask:.0f} s, killed {killer.killed}, {stats}")
+    print(f"dask {t_dask:.0f} s, killed {killer.killed}, {stats}")
 
     assert killer.killed is not None, "no worker was caught grading: the kill did not happen"
     assert sorted(calls) == sorted(s.key for s in subs)           # each student exactly once
@@ -170,15 +183,18 @@ def test_dask_cluster_grades_like_the_local_pool_despite_a_killed_worker(tiny_cf
     # each CID's first rate.  (The rates that depend on the student's own answers are computed by the
     # grading task, as in the local pool.)
     computed = {k: r.reference_computed for k, r in remote.items()}
-    computed_locally = {k: r.reference_computed for k, r in local.items()}
+    computed_locally = _cold_reference_work(local, cfg, tmp_path / "cold-cache")
     cids_with_reference_work = {local[k].cid for k, n in computed_locally.items() if n > 0}
     assert len(cids_with_reference_work) == 2                      # ada+cai's CID and ben's; dee has no sweep
     assert sum(computed.values()) <= sum(computed_locally.values()) - len(cids_with_reference_work), \
         (computed, computed_locally)
 
-    assert local["ada"].status == Status.GRADED and local["ada"].total == local["ada"].max_total
-    assert all(local[k].total < local[k].max_total for k in ("ben", "cai", "dee"))
-    assert _table(list(remote.values()), course.parts).equals(_table(list(local.values()), course.parts))
+    ada, others = graded["ada"], [graded[n] for n in ("ben", "cai", "dee")]
+    assert ada.status == Status.GRADED and ada.total == ada.max_total
+    assert all(r.total < r.max_total for r in others)
+    theirs, ours = _table(list(remote.values()), course.parts), _table(list(local.values()), course.parts)
+    assert theirs.equals(ours), theirs.compare(ours).to_string()
+    assert [n for n in ("ada", "ben", "cai", "dee") if "duplicate_cid" in graded[n].flags] == ["ada", "cai"]
     for k in local:
         assert [(c.name, c.points, c.passed) for c in remote[k].checks] == \
                [(c.name, c.points, c.passed) for c in local[k].checks], k

@@ -170,29 +170,39 @@ def test_a_batch_leaves_nothing_in_the_temp_folder_even_when_a_worker_is_killed(
     import threading
     import time
 
+    from multiprocessing import forkserver
+
+    from gradekit.executors import worker_context
+
+    # The workers' server (multiprocessing's forkserver) belongs to this process, not to a batch: its
+    # socket lives in this process's temp folder until the process exits.  Started before the switch.
+    worker_context(mini_cfg)
+    forkserver.ensure_running()
     private = tmp_path / "tmp"
     private.mkdir()
-    monkeypatch.setenv("TMPDIR", str(private))           # the spawned workers inherit it
+    monkeypatch.setenv("TMPDIR", str(private))           # the workers get the batch process's environment
     monkeypatch.setattr(tempfile, "tempdir", str(private))
     killed_flag = tmp_path / "killed"
     slow = waiting(killed_flag)
     killed: list[int] = []
 
     def kill_a_worker_mid_run() -> None:
-        """SIGKILL the first pool worker seen with a job folder in the private temp folder."""
+        """SIGKILL the first pool worker seen while a job folder is in the private temp folder (the pool's
+        workers are forked by multiprocessing's forkserver, a child of this process)."""
+        import psutil
+
         end = time.monotonic() + 60
         while time.monotonic() < end and not killed:
-            for job in private.glob("gradekit-batch-*/gradekit-job-*"):
-                for pid in filter(str.isdigit, os.listdir("/proc")):
-                    try:
-                        cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-                        ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-                    except (OSError, IndexError, ValueError):
-                        continue
-                    if b"spawn_main" in cmd and ppid == os.getpid():
-                        os.kill(int(pid), signal.SIGKILL)
-                        killed.append(int(pid))
-                        return
+            if any(private.glob("gradekit-batch-*/gradekit-job-*")):
+                try:
+                    workers = [w for server in psutil.Process().children()
+                               if "forkserver" in " ".join(server.cmdline()) for w in server.children()]
+                except psutil.Error:
+                    workers = []
+                if workers:
+                    os.kill(workers[0].pid, signal.SIGKILL)
+                    killed.append(workers[0].pid)
+                    return
             time.sleep(0.2)
 
     def kill_then_say_so() -> None:

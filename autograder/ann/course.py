@@ -23,6 +23,9 @@ TASK_PARTS = ("lr_sweep", "best_lr")                  # grade_ids of the tasks' 
 #: the 21st, autograder/ann/demo.py) is then 5.8 h late and loses 10 % of its points.
 DEMO_DEADLINE = "2026-11-21T12:00:00+00:00"
 LMS_ASSIGNMENT = "Exercise 6 ANN"   # the assignment's name on the learning platform (demo bulk download)
+#: What every grading worker imports to judge (the checks' reference code): imported once, in the
+#: process the local workers are forked from.  torchvision is not among them (see _simple_cnn_state_file).
+WORKER_IMPORTS = ("torch", "reference.basics", "reference.fashion", "reference.microscopy", "reference.datasets")
 SIMPLE_CNN_STATE_SEED = 0
 SIMPLE_CNN_STATE_FILE = "probe_data/simple_cnn_state.pt"
 
