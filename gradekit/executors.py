@@ -64,11 +64,17 @@ def _course_for(cfg: Config):
     return course
 
 
-def _init_worker(batch_tmp: str | None = None, environ: dict[str, str] | None = None) -> None:
+def _init_worker(batch_tmp: str | None = None, environ: dict[str, str] | None = None,
+                 mpl_fonts: tuple[str | None] | None = None) -> None:
     """A worker's set-up: (local pool) the batch process's environment as it is now, as a spawned
     worker would inherit it (the worker server was started with the environment of its day), and the
     batch's temp root as its temp folder, so that whatever it leaves (a killed worker's job folder, its
-    matplotlib cache) is removed with the batch; then one thread and a sandbox slot."""
+    matplotlib cache) is removed with the batch; the batch process's matplotlib font list (``mpl_fonts``:
+    one build per batch); then one thread and a sandbox slot."""
+    if mpl_fonts is not None:
+        from .sandbox.recipe import share_mpl_cache
+
+        share_mpl_cache(mpl_fonts[0])
     if environ is not None:
         os.environ.clear()
         os.environ.update(environ)
@@ -225,12 +231,15 @@ def run_local(subs: Iterable[Submission], cfg: Config, *, workers: int,
         else:
             on_result(value)
 
+    from .sandbox.recipe import build_mpl_cache
+
     ctx = worker_context(cfg)
     batch_tmp = batch_temp_root()   # every worker's temp files: removed below, even after a worker was killed
     try:
+        mpl_fonts = (build_mpl_cache(str(batch_tmp / "mpl-fonts")),)   # once per batch, read by every run
         while to_run or to_judge:
             pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                       initargs=(str(batch_tmp), dict(os.environ)))
+                                       initargs=(str(batch_tmp), dict(os.environ), mpl_fonts))
             drained = False
             try:
                 running: dict[Future, tuple[Submission, Executed | None]] = {}

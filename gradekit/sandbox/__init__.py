@@ -53,7 +53,7 @@ from ..budgets import Budget
 from .events import _report, cell_labels
 from .recipe import (EXECUTED_NOTEBOOK_BYTES, FIX_HINT, INTERRUPT_GRACE_S, JOB_IN_SANDBOX, MAX_RESTARTS, MAX_SLOTS, MPL_CACHE_IN_SANDBOX,
                      NOTEBOOK_NAME, OUTSIDE_MARGIN_S, RUNNER, RUNNER_IN_SANDBOX, SLOT_UID_BASE, _bwrap_argv,
-                     _limit_argv, _mpl_cache, sandbox_self_test)
+                     _limit_argv, mpl_cache, sandbox_self_test)
 from .supervise import _supervise
 
 JOB_PREFIX = "gradekit-job-"
@@ -92,7 +92,7 @@ def run_notebook(notebook_json: str, probes: Sequence[ProbeSpec], job_files: Map
         for rel, src in job_files.items():
             _copy_job_file(job, rel, Path(src))
         uid = SLOT_UID_BASE + slot
-        mpl = _mpl_cache()
+        mpl = mpl_cache()
         plan = _plan(probes, limits, job, root, sandboxed, budget)
         if mpl:
             plan["mpl_cache"] = MPL_CACHE_IN_SANDBOX if sandboxed else mpl

@@ -125,20 +125,31 @@ _MPL_CACHE: dict[str, str | None] = {}
 _MPL_LOCK = threading.Lock()
 
 
-def _mpl_cache() -> str | None:
+def mpl_cache() -> str | None:
     """A folder holding matplotlib's font list, built once per process and shared read-only with
     every sandbox: otherwise each notebook that imports matplotlib rebuilds it (about 1.5 s)."""
     with _MPL_LOCK:
         if "dir" not in _MPL_CACHE:
-            _MPL_CACHE["dir"] = _build_mpl_cache()
+            from ..tempdirs import owned_tempdir
+
+            d = str(owned_tempdir("gradekit-mpl-"))     # atexit does not run in a killed worker: swept later
+            atexit.register(shutil.rmtree, d, True)
+            _MPL_CACHE["dir"] = build_mpl_cache(d)
         return _MPL_CACHE["dir"]
 
 
-def _build_mpl_cache() -> str | None:
-    from ..tempdirs import owned_tempdir
+def share_mpl_cache(built: str | None) -> None:
+    """Use a font list another process built (a local pool's workers use the one the batch process
+    built in the batch's temp root: one build per batch, not one per worker).  None: there is none
+    (notebooks build their own)."""
+    with _MPL_LOCK:
+        _MPL_CACHE["dir"] = built
 
-    d = str(owned_tempdir("gradekit-mpl-"))     # atexit does not run in a killed worker: swept later
-    atexit.register(shutil.rmtree, d, True)
+
+def build_mpl_cache(d: str) -> str | None:
+    """matplotlib's font list, built into the folder ``d`` (made readable by the slot uids): ``d``, or
+    None without matplotlib."""
+    os.makedirs(d, exist_ok=True)
     try:
         subprocess.run([sys.executable, "-I", "-c", "import matplotlib.font_manager"], check=True, timeout=300,
                        capture_output=True, stdin=subprocess.DEVNULL,
