@@ -109,6 +109,7 @@ def worker_context(cfg: Config):
 
     wanted = ENGINE_WORKER_IMPORTS + tuple(Course(cfg).hook("WORKER_IMPORTS") or ())
     ctx = mp.get_context("forkserver")
+    _server_socket_home()
     if not set(wanted) <= set(_server_imports[0]):
         union = tuple(dict.fromkeys(_server_imports[0] + wanted))
         stop = getattr(forkserver._forkserver, "_stop", None)
@@ -119,6 +120,29 @@ def worker_context(cfg: Config):
     return ctx
 
 
+def _server_socket_home() -> None:
+    """The worker server's socket lives in multiprocessing's per-process temp folder (``pymp-*``, made
+    at its first use), which a SIGKILLed grader leaves behind.  Made here inside a folder this process
+    owns (gradekit.tempdirs), the next grader sweeps it with the rest."""
+    import shutil
+    from multiprocessing import util
+
+    from .tempdirs import owned_tempdir
+
+    if _worker_state.get("socket_home"):
+        return
+    home = owned_tempdir(SERVER_PREFIX)
+    # removed at exit after multiprocessing removed its pymp-* folder inside (exitpriority -100)
+    util.Finalize(None, shutil.rmtree, args=(str(home), True), exitpriority=-101)
+    saved, tempfile.tempdir = tempfile.tempdir, str(home)
+    try:
+        util.get_temp_dir()     # cached for this process from now on; already made before: unchanged
+    finally:
+        tempfile.tempdir = saved
+    _worker_state["socket_home"] = home
+
+
+SERVER_PREFIX = "gradekit-mp-"
 BATCH_PREFIX = "gradekit-batch-"
 
 

@@ -65,7 +65,7 @@ def killed_then_resumed(cohort_zip, tmp_path_factory):
             break
     proc.wait(timeout=60)
     resumed = subprocess.run(argv, capture_output=True, text=True, timeout=900)
-    return SimpleNamespace(argv=argv, out=out, rows=rows, killed=killed, resumed=resumed)
+    return SimpleNamespace(argv=argv, out=out, rows=rows, killed=killed, resumed=resumed, killed_pid=proc.pid)
 
 
 def test_batch_killed_midway_resumes_to_the_same_gradebook(tiny_cfg, killed_then_resumed):
@@ -79,6 +79,13 @@ def test_batch_killed_midway_resumes_to_the_same_gradebook(tiny_cfg, killed_then
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "graded" in resumed.stdout and "unchanged (skipped)" in resumed.stdout
     n_new = int(resumed.stdout.split("graded ")[1].split(" new")[0])
+    # what the killed process left in the temp folder (its batch root, its worker server's socket
+    # folder) was swept by the re-run
+    import tempfile
+    from pathlib import Path
+
+    left = [p.name for p in Path(tempfile.gettempdir()).glob(f"gradekit-*-{run.killed_pid}-*")]
+    assert left == [], left
     assert n_new < 7, "the re-run graded everything again: finished results were lost"
     df = pd.read_csv(run.out / "gradebook.csv")
     assert sorted(df["student"]) == ["aturing", "bclark", "cdarwin", "dfranklin", "ehopper", "flovelace", "gnoether", "zed"]
