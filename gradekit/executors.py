@@ -66,8 +66,7 @@ def _course_for(cfg: Config):
 
 def _init_worker(batch_tmp: str | None = None, environ: dict[str, str] | None = None,
                  mpl_fonts: tuple[str | None] | None = None) -> None:
-    """A worker's set-up: (local pool) the batch process's environment as it is now, as a spawned
-    worker would inherit it (the worker server was started with the environment of its day), and the
+    """A worker's set-up: (local pool) the batch process's environment (`adopt_environment`), the
     batch's temp root as its temp folder, so that whatever it leaves (a killed worker's job folder, its
     matplotlib cache) is removed with the batch; the batch process's matplotlib font list (``mpl_fonts``:
     one build per batch); then one thread and a sandbox slot."""
@@ -76,8 +75,7 @@ def _init_worker(batch_tmp: str | None = None, environ: dict[str, str] | None = 
 
         share_mpl_cache(mpl_fonts[0])
     if environ is not None:
-        os.environ.clear()
-        os.environ.update(environ)
+        adopt_environment(environ)
     if batch_tmp:
         tempfile.tempdir = batch_tmp
     single_thread()
@@ -88,7 +86,15 @@ def _init_worker(batch_tmp: str | None = None, environ: dict[str, str] | None = 
 #: (`worker_context`); the course adds its own (the contract's ``WORKER_IMPORTS``).  worker_env comes
 #: first: it sets one thread in that process's environment before any numeric library is loaded.
 ENGINE_WORKER_IMPORTS = ("gradekit.worker_env", "gradekit.grading", "gradekit.judge", "gradekit.sandbox", "pytest")
-_server_imports: list[tuple[str, ...]] = [()]     # what the running worker server was started with
+# The worker server of this process (parent side): the imports it was started with, its socket's folder.
+_server: dict = {"imports": (), "socket_home": None}
+
+
+def adopt_environment(environ: dict[str, str]) -> None:
+    """A forked worker's set-up: the batch process's environment as it is now, as a spawned worker would
+    inherit it (the worker server was started with the environment of its day)."""
+    os.environ.clear()
+    os.environ.update(environ)
 
 
 def worker_context(cfg: Config):
@@ -110,13 +116,13 @@ def worker_context(cfg: Config):
     wanted = ENGINE_WORKER_IMPORTS + tuple(Course(cfg).hook("WORKER_IMPORTS") or ())
     ctx = mp.get_context("forkserver")
     _server_socket_home()
-    if not set(wanted) <= set(_server_imports[0]):
-        union = tuple(dict.fromkeys(_server_imports[0] + wanted))
+    if not set(wanted) <= set(_server["imports"]):
+        union = tuple(dict.fromkeys(_server["imports"] + wanted))
         stop = getattr(forkserver._forkserver, "_stop", None)
         if stop is not None:
             stop()
         ctx.set_forkserver_preload(list(union))
-        _server_imports[0] = union
+        _server["imports"] = union
     return ctx
 
 
@@ -129,7 +135,7 @@ def _server_socket_home() -> None:
 
     from .tempdirs import owned_tempdir
 
-    if _worker_state.get("socket_home"):
+    if _server["socket_home"] is not None:
         return
     home = owned_tempdir(SERVER_PREFIX)
     # removed at exit after multiprocessing removed its pymp-* folder inside (exitpriority -100)
@@ -139,7 +145,7 @@ def _server_socket_home() -> None:
         util.get_temp_dir()     # cached for this process from now on; already made before: unchanged
     finally:
         tempfile.tempdir = saved
-    _worker_state["socket_home"] = home
+    _server["socket_home"] = home
 
 
 SERVER_PREFIX = "gradekit-mp-"

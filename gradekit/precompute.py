@@ -76,10 +76,9 @@ _worker_course: dict = {}
 
 
 def _init_worker(environ: dict[str, str]) -> None:
-    from .executors import single_thread
+    from .executors import adopt_environment, single_thread
 
-    os.environ.clear()
-    os.environ.update(environ)      # the caller's, as a spawned worker would have it (executors.worker_context)
+    adopt_environment(environ)
     single_thread()
 
 
