@@ -16,10 +16,40 @@ REQUIRE_SANDBOX = "GRADEKIT_REQUIRE_SANDBOX"      # set by .ci/run: CI must run 
 collect_ignore = ["courses"]   # tests/courses/*: course content (its checks are run by the judge, not by pytest)
 
 
+# The order `make test` hands test files to its pytest-xdist processes (.ci/pytest-phases passes
+# --no-loadscope-reorder, so a free process takes the next file of this list).  Longest first (measured
+# on this 2-core machine, seconds in brackets), so that no long file starts last and runs alone; test_regrades
+# first: it grades the shared cohort (a pool on both cores, ~80 s) while the other process runs
+# test_sandbox (~90 s), whose tests mostly wait for timeouts.  The other readers of the cohort come after
+# both.  Files not listed run after these, in collection order.
+SLOW_FILES_FIRST = (
+    "test_regrades.py",        # the shared cohort (80) + 20
+    "test_sandbox.py",         # 90, mostly waiting
+    "test_corpus.py",          # 140: both corpus batches
+    "test_budgets.py",         # 70
+    "test_distributed.py",     # 50
+    "test_batch.py",           # 50
+    "test_release.py",         # 45
+    "test_validate.py",        # 45
+    "test_mistakes.py",        # 30
+    "test_reference.py",       # 18
+    "test_executors.py",       # 14
+    "test_second_course.py",   # 10
+)
+
+
+def _schedule_rank(item) -> int:
+    name = item.path.name
+    return SLOW_FILES_FIRST.index(name) if name in SLOW_FILES_FIRST else len(SLOW_FILES_FIRST)
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests marked `sandbox` need a working bubblewrap sandbox.  Without one they are skipped together,
+    """Files in SLOW_FILES_FIRST order (a stable sort: tests keep their order within a file).
+
+    Tests marked `sandbox` need a working bubblewrap sandbox.  Without one they are skipped together,
     with the one reason why; with GRADEKIT_REQUIRE_SANDBOX=1 (CI) the run fails instead, so a CI that
     silently skipped every sandbox test cannot pass."""
+    items.sort(key=_schedule_rank)
     sandboxed = [item for item in items if item.get_closest_marker("sandbox")]
     if not sandboxed:
         return

@@ -25,7 +25,10 @@ DEMO_DEADLINE = "2026-11-21T12:00:00+00:00"
 LMS_ASSIGNMENT = "Exercise 6 ANN"   # the assignment's name on the learning platform (demo bulk download)
 #: What every grading worker imports to judge (the checks' reference code): imported once, in the
 #: process the local workers are forked from.  torchvision is not among them (see _simple_cnn_state_file).
-WORKER_IMPORTS = ("torch", "reference.basics", "reference.fashion", "reference.microscopy", "reference.datasets")
+#: torch._dynamo: torch.optim's optimizers import it when the first one is built (~1 s), which the
+#: reference's training does in every worker.
+WORKER_IMPORTS = ("torch", "torch._dynamo", "reference.basics", "reference.fashion", "reference.microscopy",
+                  "reference.datasets")
 SIMPLE_CNN_STATE_SEED = 0
 SIMPLE_CNN_STATE_FILE = "probe_data/simple_cnn_state.pt"
 
