@@ -4,7 +4,13 @@
 2. the untouched release, executed, gets zero on every part with a seeded bug or a task, and runs
    to the end (errors in bugged cells are expected; no cell times out, the kernel never dies);
 3. mutation check: fixing one seeded bug alone (or solving one task alone) brings back the points of
-   exactly its part — so every seeded bug is caught by at least one check, and by the right one.
+   exactly its part — so every seeded bug is caught by at least one check, and by the right one;
+4. the release with every seeded bug fixed and every task solved gets full marks: the path a student
+   takes to full marks exists;
+5. the notebook's own tests agree: in the source and in that fully fixed release every cell runs
+   without an error (the notebook's test cells, hidden ones included in the source, pass in the
+   sandbox, offline); the report names the cells of the untouched release that raise, which is what
+   students see before they start.
 """
 from __future__ import annotations
 
@@ -18,10 +24,15 @@ from .model import Status, Submission, SubmissionResult
 VALIDATION_CID = 1357911
 
 
+PERFECT = "release + every fix and solve"
+
+
 @dataclass
 class ValidationReport:
     lines: list[str] = field(default_factory=list)
     ok: bool = True
+    #: case -> {cell (grade_id, else cell id): the error's name} for the cells that raised in its run
+    cell_errors: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def require(self, condition: bool, what: str) -> None:
         self.lines.append(f"{'ok  ' if condition else 'FAIL'}  {what}")
@@ -92,7 +103,20 @@ def validation_cases(cfg: Config, course) -> dict[str, tuple[object, set[str]]]:
     tasks = list(m.TASK_PARTS)
     for k in range(1, len(tasks) + 1):
         cases[f"release + solve {', '.join(tasks[:k])}"] = (student(solved=tasks[:k]), set(tasks[:k]))
+    cases[PERFECT] = (student(fixed=list(m.BUG_PARTS), solved=tasks), set(course.parts))
     return cases
+
+
+def cell_errors(executed_json: str | None) -> dict[str, str] | None:
+    """{cell (grade_id, else cell id): error name} of the code cells that raised in an executed
+    notebook; None when the run handed back no notebook."""
+    if not executed_json:
+        return None
+    from .fabricate import code_cells, grade_id
+
+    nb = nbformat.reads(executed_json, as_version=4)
+    return {grade_id(cell) or cell.get("id", "?"): output.get("ename", "?")
+            for cell in code_cells(nb) for output in cell.get("outputs", []) if output.get("output_type") == "error"}
 
 
 def judge_case(name: str, result: SubmissionResult, full_parts: set[str], report: ValidationReport) -> None:
@@ -122,9 +146,18 @@ def validate_assignment(cfg: Config, *, workers: int = 1) -> ValidationReport:
     results: dict[str, SubmissionResult] = {}
     run_local(subs, cfg, workers=workers, on_result=lambda r: results.__setitem__(r.key, r))
     for i, (name, (_, full)) in enumerate(cases.items()):
-        judge_case(name, results[f"case{i}"], full, report)
+        result = results[f"case{i}"]
+        judge_case(name, result, full, report)
+        errors = cell_errors(result.executed_notebook)
+        if errors is not None:
+            report.cell_errors[name] = errors
         if name == "release":
-            bad = results[f"case{i}"].message
+            bad = result.message
             report.require("timed out" not in bad and "died" not in bad,
                            f"release runs to the end without a timeout or a dead kernel ({bad})")
+            report.lines.append("      cells that raise in the release (what students see first): "
+                                + (", ".join(f"{cell} ({err})" for cell, err in errors.items()) if errors else "none"))
+        if name in ("source", PERFECT):
+            report.require(errors == {}, f"{name}: every cell runs without an error, the notebook's own tests pass"
+                           + ("" if errors == {} else f" (raised: {errors})" if errors else " (no executed notebook)"))
     return report

@@ -6,6 +6,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+import gradekit  # noqa: F401 -- before nbformat: it spares nbformat's jsonschema a 1-s import (gradekit/__init__.py)
 import nbformat
 import pytest
 
@@ -29,11 +30,11 @@ SLOW_FILES_FIRST = (
     "test_budgets.py",         # 70
     "test_distributed.py",     # 50
     "test_batch.py",           # 50
-    "test_release.py",         # 45
-    "test_validate.py",        # 45
+    "test_validate.py",        # 50
     "test_mistakes.py",        # 30
     "test_reference.py",       # 18
     "test_executors.py",       # 14
+    "test_release.py",         # 12
     "test_second_course.py",   # 10
 )
 

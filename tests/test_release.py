@@ -1,6 +1,7 @@
 """Source -> release: the seeded-bug markup, our nbgrader preprocessors and their place in
-nbgrader_config.py, the release itself (deterministic, same as nbgrader's CLI, fresh, nothing leaked),
-and one slow end-to-end run of the instructor notebook."""
+nbgrader_config.py, the release itself (deterministic, same as nbgrader's CLI, fresh, nothing leaked).
+The notebooks run end to end in tests/test_validate.py: `gradekit validate` runs the source, the release
+and the release with everything fixed, and reads the notebook's own tests from their runs."""
 from __future__ import annotations
 
 import os
@@ -354,56 +355,3 @@ def test_release_cells_and_metadata(release_notebook):
         lines = by_id[gid].split("\n")
         assert 'image = io.imread("micrograph.png")' in lines
         assert all(line.startswith("#") for line in lines if "wikimedia" in line)
-
-
-# ---- end to end --------------------------------------------------------------------------------
-
-SMALL = {"num_images": "50", "num_epochs": "2", "learning_rates": "[0.1, 1.5]"}
-
-
-def small(nb):
-    nb = fabricate.set_assignment(nb, "num_images", SMALL["num_images"], gid="problem")
-    nb = fabricate.set_assignment(nb, "num_epochs", SMALL["num_epochs"], gid="problem")
-    return fabricate.set_assignment(nb, "learning_rates", SMALL["learning_rates"], gid="learning_rates")
-
-
-def execute(notebooks: dict, folder: Path) -> dict[str, dict[str, str]]:
-    """Run each notebook next to its own copy of the bundled files, all at once (one kernel each, one
-    thread each: the cores are used together); returns {name: {cell grade_id or id: error name}}."""
-    import asyncio
-
-    from nbclient import NotebookClient
-
-    clients = {}
-    for name, nb in notebooks.items():
-        shutil.copytree(SOURCE_DIR, folder / name)
-        (folder / name / "ann.ipynb").unlink()
-        clients[name] = NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
-                                       resources={"metadata": {"path": str(folder / name)}})
-
-    async def run_all():
-        await asyncio.gather(*(c.async_execute() for c in clients.values()))
-
-    asyncio.run(run_all())
-    errors = {}
-    for name, nb in notebooks.items():
-        errors[name] = {fabricate.grade_id(c) or c.id: output.ename
-                        for c in fabricate.code_cells(nb) for output in c.outputs if output.output_type == "error"}
-    return errors
-
-
-@pytest.mark.slow
-def test_source_runs_offline_and_passes_all_its_tests_and_the_release_fails_them(source_notebook, release_notebook,
-                                                                                tmp_path, monkeypatch):
-    """At a small size (50 images, 2 epochs, 2 rates): the instructor notebook passes every test, hidden ones
-    included; so does the release with every bug fixed and every task solved; the bare release fails them."""
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    perfect = fabricate.perfect(release_notebook, source_notebook, "Ada Lovelace", 1234567)
-    ran = execute({"source": small(source_notebook), "perfect": small(perfect), "release": small(release_notebook)},
-                  tmp_path)
-    assert ran["source"] == {}
-    assert ran["perfect"] == {}
-    errors = ran["release"]
-    for gid in ("test_perceptron", "test_sigmoid", "test_simple_cnn", "test_lr_sweep", "test_best_lr"):
-        assert gid in errors, f"{gid} passes on the unfixed release"
-    assert errors["simple_cnn"] == "SyntaxError" and errors["lr_sweep"] == "NotImplementedError"

@@ -1,5 +1,6 @@
 """`gradekit validate` on the real assignment (tiny profile): source full marks, release zero,
-every seeded bug caught by the checks of exactly its part."""
+every seeded bug caught by the checks of exactly its part; the notebook's own tests pass in the source
+and in the release with everything fixed, offline (the sandbox), and fail in the untouched release."""
 import pytest
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
@@ -12,6 +13,15 @@ def test_assignment_validates(tiny_cfg):
     assert report.ok, report.text
     text = report.text
     for case in ("source", "release", "release + fix perceptron", "release + fix sigmoid",
-                 "release + fix simple_cnn", "release + solve lr_sweep"):
+                 "release + fix simple_cnn", "release + solve lr_sweep", "release + every fix and solve"):
         assert f"ok    {case}: graded" in text
     assert text.count("FAIL") == 0
+    # the notebook's own tests: hidden ones included in the source; every visible one fails on the release
+    for case in ("source", "release + every fix and solve"):
+        assert f"ok    {case}: every cell runs without an error" in text
+        assert report.cell_errors[case] == {}
+    errors = report.cell_errors["release"]
+    for gid in ("test_perceptron", "test_sigmoid", "test_simple_cnn", "test_lr_sweep", "test_best_lr"):
+        assert gid in errors, f"{gid} passes on the unfixed release"
+    assert errors["simple_cnn"] == "SyntaxError" and errors["lr_sweep"] == "NotImplementedError"
+    assert "cells that raise in the release (what students see first): " in text and "simple_cnn (SyntaxError)" in text
