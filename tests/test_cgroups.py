@@ -90,7 +90,7 @@ def test_a_cpu_hog_does_not_slow_the_notebook_next_to_it(tmp_path):
     """The honest notebook starts once the hog's spinners run (the process limit lets ~28 of its 40
     forks through), and the hog's sandbox, spinners included, lives until the honest notebook is
     done: then the test drops a stop file in the hog's job folder."""
-    work = "import time\nt0 = time.process_time()\nn = 0\nwhile time.process_time() - t0 < 1.5:\n    n += 1\n" \
+    work = "import time\nt0 = time.process_time()\nn = 0\nwhile time.process_time() - t0 < 1.0:\n    n += 1\n" \
            "t1 = time.monotonic()\nm = 0\nwhile m < n:\n    m += 1\nelapsed = time.monotonic() - t1\n"
     hog = ("import os, time\nfor _ in range(40):\n    try:\n        pid = os.fork()\n    except OSError:\n"
            "        break\n    if pid == 0:\n        os.setsid()\n        end = time.monotonic() + 60\n"
@@ -120,7 +120,9 @@ def test_a_cpu_hog_does_not_slow_the_notebook_next_to_it(tmp_path):
         hog_thread.join()
     assert spinning >= SPINNING                # the hog was still at it when the honest notebook ended
     assert honest.status is Status.GRADED, honest.message
-    # 1.5 s of CPU on a core of its own; starved by 40 spinners it took over 20 s
-    assert honest.probes["elapsed"].status == "ok" and honest.probes["elapsed"].value < 6, honest.probes
+    # The cell spends 1 s of CPU: about 1.3 s on a core of its own; 17.6 s when the hog's spinners were
+    # not in a control group (measured).  The loop that only counts is too short to tell the two apart.
+    assert honest.probes["elapsed"].status == "ok", honest.probes
+    assert honest.cells[0].status == "ok" and honest.cells[0].seconds < 4, honest.cells
     assert reports["hog"].probes["started"].value is True
     assert reports["hog"].probes["stopped"].value is True, reports["hog"].probes
