@@ -69,7 +69,7 @@ def _init_worker(batch_tmp: str | None = None, environ: dict[str, str] | None = 
     """A worker's set-up: (local pool) the batch process's environment (`adopt_environment`), the
     batch's temp root as its temp folder, so that whatever it leaves (a killed worker's job folder, its
     matplotlib cache) is removed with the batch; the batch process's matplotlib font list (``mpl_fonts``:
-    one build per batch); then one thread and a sandbox slot."""
+    built once per process, see sandbox.recipe.mpl_cache); then one thread and a sandbox slot."""
     if mpl_fonts is not None:
         from .sandbox.recipe import share_mpl_cache
 
@@ -261,12 +261,14 @@ def run_local(subs: Iterable[Submission], cfg: Config, *, workers: int,
         else:
             on_result(value)
 
-    from .sandbox.recipe import build_mpl_cache
+    from .sandbox.recipe import mpl_cache
 
     ctx = worker_context(cfg)
+    # The font list, like the worker server, belongs to this process (built at its first batch, in a
+    # folder of its own that is removed at exit or swept after a kill), not to each batch.
+    mpl_fonts = (mpl_cache(),)
     batch_tmp = batch_temp_root()   # every worker's temp files: removed below, even after a worker was killed
     try:
-        mpl_fonts = (build_mpl_cache(str(batch_tmp / "mpl-fonts")),)   # once per batch, read by every run
         while to_run or to_judge:
             pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
                                        initargs=(str(batch_tmp), dict(os.environ), mpl_fonts))

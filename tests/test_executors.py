@@ -174,10 +174,14 @@ def test_a_batch_leaves_nothing_in_the_temp_folder_even_when_a_worker_is_killed(
 
     from gradekit.executors import worker_context
 
-    # The workers' server (multiprocessing's forkserver) belongs to this process, not to a batch: its
-    # socket lives in this process's temp folder until the process exits.  Started before the switch.
+    # The workers' server (multiprocessing's forkserver) and the matplotlib font list belong to this
+    # process, not to a batch: they live in this process's temp folder until the process exits.  Made
+    # before the switch.
+    from gradekit.sandbox.recipe import mpl_cache
+
     worker_context(mini_cfg)
     forkserver.ensure_running()
+    mpl_cache()
     private = tmp_path / "tmp"
     private.mkdir()
     monkeypatch.setenv("TMPDIR", str(private))           # the workers get the batch process's environment
