@@ -114,7 +114,10 @@ def cell_errors(executed_json: str | None) -> dict[str, str] | None:
         return None
     from .fabricate import code_cells, grade_id
 
-    nb = nbformat.reads(executed_json, as_version=4)
+    try:
+        nb = nbformat.reads(executed_json, as_version=4)
+    except Exception:  # noqa: BLE001 - the runner's copy is untrusted data: unreadable means unknown
+        return None
     return {grade_id(cell) or cell.get("id", "?"): output.get("ename", "?")
             for cell in code_cells(nb) for output in cell.get("outputs", []) if output.get("output_type") == "error"}
 
@@ -155,9 +158,10 @@ def validate_assignment(cfg: Config, *, workers: int = 1) -> ValidationReport:
             bad = result.message
             report.require("timed out" not in bad and "died" not in bad,
                            f"release runs to the end without a timeout or a dead kernel ({bad})")
-            report.lines.append("      cells that raise in the release (what students see first): "
-                                + (", ".join(f"{cell} ({err})" for cell, err in errors.items()) if errors else "none"))
+            raised = "unknown (no executed notebook)" if errors is None else \
+                ", ".join(f"{cell} ({err})" for cell, err in errors.items()) or "none"
+            report.lines.append(f"      cells that raise in the release (what students see first): {raised}")
         if name in ("source", PERFECT):
-            report.require(errors == {}, f"{name}: every cell runs without an error, the notebook's own tests pass"
-                           + ("" if errors == {} else f" (raised: {errors})" if errors else " (no executed notebook)"))
+            detail = "" if errors == {} else " (no executed notebook)" if errors is None else f" (raised: {errors})"
+            report.require(errors == {}, f"{name}: every cell runs without an error, the notebook's own tests pass{detail}")
     return report

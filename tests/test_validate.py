@@ -25,3 +25,17 @@ def test_assignment_validates(tiny_cfg):
         assert gid in errors, f"{gid} passes on the unfixed release"
     assert errors["simple_cnn"] == "SyntaxError" and errors["lr_sweep"] == "NotImplementedError"
     assert "cells that raise in the release (what students see first): " in text and "simple_cnn (SyntaxError)" in text
+
+
+def test_cell_errors_reads_error_outputs_by_grade_id_and_refuses_an_unreadable_copy():
+    import nbformat
+
+    from gradekit.validate import cell_errors
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1/0", metadata={"nbgrader": {"grade_id": "test_a"}}),
+                                         nbformat.v4.new_code_cell("x = 1")])
+    nb.cells[0].outputs = [nbformat.v4.new_output("error", ename="ZeroDivisionError", evalue="", traceback=[])]
+    assert cell_errors(nbformat.writes(nb)) == {"test_a": "ZeroDivisionError"}
+    nb.cells[0].outputs = []
+    assert cell_errors(nbformat.writes(nb)) == {}
+    assert cell_errors(None) is None and cell_errors("{not json") is None and cell_errors('{"cells": 3}') is None
