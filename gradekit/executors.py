@@ -67,9 +67,9 @@ def _course_for(cfg: Config):
 def _init_worker(batch_tmp: str | None = None, environ: dict[str, str] | None = None,
                  mpl_fonts: tuple[str | None] | None = None) -> None:
     """A worker's set-up: (local pool) the batch process's environment (`adopt_environment`), the
-    batch's temp root as its temp folder, so that whatever it leaves (a killed worker's job folder, its
-    matplotlib cache) is removed with the batch; the batch process's matplotlib font list (``mpl_fonts``:
-    built once per process, see sandbox.recipe.mpl_cache); then one thread and a sandbox slot."""
+    batch's temp root as its temp folder, so that whatever it leaves (a killed worker's job folder) is
+    removed with the batch; the batch process's matplotlib font list (``mpl_fonts``: built once per
+    process, see sandbox.recipe.mpl_cache); then one thread and a sandbox slot."""
     if mpl_fonts is not None:
         from .sandbox.recipe import share_mpl_cache
 

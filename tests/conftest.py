@@ -18,8 +18,8 @@ collect_ignore = ["courses"]   # tests/courses/*: course content (its checks are
 
 
 # The order `make test` hands test files to its pytest-xdist processes (.ci/pytest-phases passes
-# --no-loadscope-reorder, so a free process takes the next file of this list).  Longest first (measured
-# on this 2-core machine, seconds in brackets), so that no long file starts last and runs alone; test_regrades
+# --no-loadscope-reorder, so a free process takes the next file of this list).  Longest first (seconds
+# measured on this 2-core machine in the comments), so that no long file starts last and runs alone; test_regrades
 # first: it grades the shared cohort (a pool on both cores, ~80 s) while the other process runs
 # test_sandbox (~90 s), whose tests mostly wait for timeouts.  The other readers of the cohort come after
 # both.  Files not listed run after these, in collection order.

@@ -134,22 +134,21 @@ def mpl_cache() -> str | None:
 
             d = str(owned_tempdir("gradekit-mpl-"))     # atexit does not run in a killed worker: swept later
             atexit.register(shutil.rmtree, d, True)
-            _MPL_CACHE["dir"] = build_mpl_cache(d)
+            _MPL_CACHE["dir"] = _build_mpl_cache(d)
         return _MPL_CACHE["dir"]
 
 
 def share_mpl_cache(built: str | None) -> None:
-    """Use a font list another process built (a local pool's workers use the one the batch process
-    built in the batch's temp root: one build per batch, not one per worker).  None: there is none
-    (notebooks build their own)."""
+    """Use a font list another process built (a local pool's workers use their batch process's
+    `mpl_cache`: one build per grading process, not one per worker).  None: there is none (notebooks
+    build their own)."""
     with _MPL_LOCK:
         _MPL_CACHE["dir"] = built
 
 
-def build_mpl_cache(d: str) -> str | None:
-    """matplotlib's font list, built into the folder ``d`` (made readable by the slot uids): ``d``, or
-    None without matplotlib."""
-    os.makedirs(d, exist_ok=True)
+def _build_mpl_cache(d: str) -> str | None:
+    """matplotlib's font list, built into the existing folder ``d`` (made readable by the slot uids):
+    ``d``, or None without matplotlib."""
     try:
         subprocess.run([sys.executable, "-I", "-c", "import matplotlib.font_manager"], check=True, timeout=300,
                        capture_output=True, stdin=subprocess.DEVNULL,
