@@ -38,6 +38,7 @@ CELL_TIMEOUT_S = 15      # short enough for the infinite-loop notebook, ample fo
 # LMS upload.  These mistakes' notebooks are read from the upload (test_regrades), so they carry a CID
 # of their own, in every module that asks for them (then they are graded once).
 OWN_CID = {"sigmoid_not_vectorised": 1200002, "cnn_wrong_sizes": 1200003}
+UNTOUCHED_CID = 7654321  # the untouched release's CID (`Kit.untouched`): no other notebook has it
 
 Build = Callable[["Kit"], Mapping[str, Any]]
 _WANTED: dict[str, Build] = {}
@@ -54,6 +55,12 @@ class Kit:
     def full(self):
         """The full-marks notebook at the cohort's CID (a fresh copy is never needed: variants copy)."""
         return self.make_student(full=True, cid=CID)
+
+    @cached_property
+    def untouched(self):
+        """The release as handed out, only the student's details filled in (no bug fixed, no task
+        solved), at a CID of its own."""
+        return self.make_student(cid=UNTOUCHED_CID)
 
     def variant(self, mistake: Callable[[Any], Any]):
         """The full notebook with one mistake (a function of the course's variants), at the CID that

@@ -4,7 +4,8 @@ A LocalCluster on loopback (two worker processes, one thread each) grades a smal
 cohort while the test SIGKILLs a worker in the middle of a sandboxed run; the gradebook must equal
 the local pool's on the same submissions, one row per student.  The local pool's results are the
 session's shared cohort (tests/shared_cohort.py: the same notebooks, graded by `gradekit grade`'s
-own batch); the reference work a cold local pool does is measured by judging their stored answers
+own batch; they are notebooks other modules read too, so the cluster costs no sandboxed run of its
+own but its re-run of the killed one); the reference work a cold local pool does is measured by judging their stored answers
 again on an empty cache, in this process.  The priming of a worker's reference cache is tested on
 its own, without a cluster.
 """
@@ -21,7 +22,6 @@ from conftest import submission_of
 from gradekit.model import Status
 from shared_cohort import wants
 
-PAIR_CID = 2000001
 
 
 def test_prime_reference_seeds_the_cache_without_computing(course, tmp_path):
@@ -68,13 +68,15 @@ def test_a_worker_running_two_tasks_at_once_stops_the_batch(tiny_cfg, make_stude
 
 @wants
 def notebooks(kit):
-    """The cohort both engines grade (the local pool's results: the shared cohort)."""
-    make, variants = kit.make_student, kit.variants
+    """The cohort both engines grade (the local pool's results: the shared cohort), four notebooks
+    other modules read too: ada and cai share a CID (one reference task for the pair), ben's sweep is
+    at a CID of its own, dee (the untouched release) has no sweep."""
+    v = kit.variants
     return {
-        "ada": make(full=True, cid=PAIR_CID, name="Ada A"),                           # full marks
-        "ben": variants.sweep_without_reinit(make(full=True, cid=2000002, name="Ben B")),
-        "cai": variants.sigmoid_not_vectorised(make(full=True, cid=PAIR_CID, name="Cai C")),  # same CID
-        "dee": make(cid=2000003, name="Dee D", fixed=["perceptron"]),
+        "ada": kit.full,                                   # full marks
+        "ben": kit.variant(v.sigmoid_not_vectorised),      # its own CID
+        "cai": kit.variant(v.sweep_without_reinit),        # ada's CID
+        "dee": kit.untouched,
     }
 
 
@@ -186,6 +188,7 @@ def test_dask_cluster_grades_like_the_local_pool_despite_a_killed_worker(shared_
     computed_locally = _cold_reference_work(local, cfg, tmp_path / "cold-cache")
     cids_with_reference_work = {local[k].cid for k, n in computed_locally.items() if n > 0}
     assert len(cids_with_reference_work) == 2                      # ada+cai's CID and ben's; dee has no sweep
+    assert graded["ada"].cid == graded["cai"].cid != graded["ben"].cid
     assert sum(computed.values()) <= sum(computed_locally.values()) - len(cids_with_reference_work), \
         (computed, computed_locally)
 
