@@ -4,17 +4,22 @@ statuses, a roster mismatch, a student without submission, resumability and the 
 The cohort is graded once, the way a TA's batch can go: `gradekit grade` is SIGKILLed (its whole
 process group) once some results are stored, and run again; the tests read what that left."""
 import csv
+import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
 import zipfile
+from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+
+from conftest import ROOT
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -42,13 +47,32 @@ def cohort_zip(tmp_path_factory, tiny_cfg, course):
     return zpath, rpath
 
 
+def private_config(folder: Path, cfg) -> Path:
+    """The repository's gradekit.toml in `folder` (the course's folders linked beside it), but for two
+    settings, as the session's tiny_cfg has them: the session's cache, not the checkout's .gradekit-cache
+    (warm in a developer's checkout, cold in CI's: the run would depend on it), and no time budgets
+    (each session would first time the honest notebook; tests/test_budgets.py tests them)."""
+    text = (ROOT / "gradekit.toml").read_text(encoding="utf-8")
+    for key, value in (("cache", json.dumps(str(cfg.cache))), ("budget_factor", "0")):
+        text, n = re.subn(rf"(?m)^{key} = \S+", f"{key} = {value}", text)
+        assert n == 1, f"gradekit.toml has no single '{key} = ...' line to replace"
+    folder.mkdir(parents=True, exist_ok=True)
+    for rel in {cfg.source.relative_to(ROOT).parts[0], cfg.release.relative_to(ROOT).parts[0],
+                cfg.checks.relative_to(ROOT).parts[0]}:
+        (folder / rel).symlink_to(ROOT / rel)
+    (folder / "gradekit.toml").write_text(text, encoding="utf-8")
+    return folder / "gradekit.toml"
+
+
 @pytest.fixture(scope="module")
-def killed_then_resumed(cohort_zip, tmp_path_factory):
+def killed_then_resumed(cohort_zip, tmp_path_factory, tiny_cfg):
     """`gradekit grade` killed once some results are stored, then run again to the end."""
     zpath, rpath = cohort_zip
     out = tmp_path_factory.mktemp("batch") / "out"
-    argv = [sys.executable, "-m", "gradekit", "grade", str(zpath), "--roster", str(rpath), "--out", str(out),
-            "--profile", "tiny", "--workers", "2", "--quiet", "--cell-timeout", "30", "--notebook-timeout", "240"]
+    config = private_config(out.parent / "course", tiny_cfg)
+    argv = [sys.executable, "-m", "gradekit", "--config", str(config), "grade", str(zpath), "--roster", str(rpath),
+            "--out", str(out), "--profile", "tiny", "--workers", "2", "--quiet", "--cell-timeout", "30",
+            "--notebook-timeout", "240"]
     proc = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 600
     rows, killed = 0, False
@@ -82,7 +106,6 @@ def test_batch_killed_midway_resumes_to_the_same_gradebook(tiny_cfg, killed_then
     # what the killed process left in the temp folder (its batch root, its worker server's socket
     # folder) was swept by the re-run
     import tempfile
-    from pathlib import Path
 
     left = [p.name for p in Path(tempfile.gettempdir()).glob(f"gradekit-*-{run.killed_pid}-*")]
     assert left == [], left
