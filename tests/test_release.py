@@ -185,18 +185,14 @@ def test_config_runs_release_seeded_bugs_after_clear_solutions_and_before_checks
 
 # ---- the release -------------------------------------------------------------------------------
 
-def make_course(dest: Path, db_from: Path | None = None) -> Path:
-    """A throw-away copy of the course (configs, source, checks); with the gradebook of another copy,
-    nbgrader skips creating one (it runs `alembic` for that, seconds).  That copy must have been
-    released (its tests ask for the `generated` fixture: pytest-xdist does not keep the file's order)."""
+def make_course(dest: Path) -> Path:
+    """A throw-away copy of the course (configs, source, checks)."""
     dest.mkdir(parents=True)
     for name in ("gradekit.toml", NBGRADER_CONFIG):
         shutil.copy2(ROOT / name, dest / name)
     shutil.copytree(SOURCE_DIR, dest / "source" / "ann")
     shutil.copytree(ROOT / "autograder" / "ann", dest / "autograder" / "ann",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    if db_from is not None:
-        shutil.copy2(db_from / "gradebook.db", dest / "gradebook.db")
     return dest
 
 
@@ -239,10 +235,9 @@ def test_nbgrader_cli_writes_the_same_release(course_copy, generated):
 
 
 @pytest.mark.parametrize("move_after", ["the last ComputeChecksums", "the first ComputeChecksums", "SaveCells"])
-def test_release_seeded_bugs_moved_after_computechecksums_gives_an_inconsistent_release(course_copy, generated,
-                                                                                       tmp_path, move_after):
+def test_release_seeded_bugs_moved_after_computechecksums_gives_an_inconsistent_release(tmp_path, move_after):
     """Why the order matters: run late, the checksums and the gradebook describe the *fixed* code."""
-    variant = make_course(tmp_path / "c", db_from=course_copy)
+    variant = make_course(tmp_path / "c")
     names = [p.__name__ for p in configured_preprocessors()]
     names.remove("ReleaseSeededBugs")
     at = {"the last ComputeChecksums": len(names) - 2, "the first ComputeChecksums": names.index("ComputeChecksums"),
@@ -258,8 +253,8 @@ def test_release_seeded_bugs_moved_after_computechecksums_gives_an_inconsistent_
     assert problems and all(any(b in p for b in ("perceptron", "sigmoid", "simple_cnn")) for p in problems), problems
 
 
-def test_a_malformed_seeded_bug_fails_the_release_with_nbgraders_log(course_copy, generated, tmp_path):
-    variant = make_course(tmp_path / "c", db_from=course_copy)
+def test_a_malformed_seeded_bug_fails_the_release_with_nbgraders_log(tmp_path):
+    variant = make_course(tmp_path / "c")
     nb = read(variant / "source" / "ann" / "ann.ipynb")
     index = fabricate.find_cell(nb, "sigmoid")
     nb.cells[index].source = nb.cells[index].source.replace("### END SEEDED BUG\n", "")
