@@ -17,7 +17,7 @@ REQUIRE_SANDBOX = "GRADEKIT_REQUIRE_SANDBOX"      # set by .ci/run: CI must run 
 collect_ignore = ["courses"]   # tests/courses/*: course content (its checks are run by the judge, not by pytest)
 
 
-# The order `make test` hands test files to its pytest-xdist processes (.ci/pytest-phases passes
+# The order `make test` hands test files to its pytest-xdist processes (the Makefile passes
 # --no-loadscope-reorder, so a free process takes the next file of this list).  Longest first (seconds
 # measured on this 2-core machine in the comments), so that no long file starts last and runs alone; test_regrades
 # first: it grades the shared cohort (a pool on both cores, ~80 s) while the other process runs
@@ -36,6 +36,7 @@ SLOW_FILES_FIRST = (
     "test_executors.py",       # 14
     "test_release.py",         # 12
     "test_second_course.py",   # 10
+    "test_cgroups.py",         # 10
 )
 
 

@@ -84,7 +84,6 @@ def wait_until(condition, timeout: float, step: float = 0.1) -> bool:
 
 @needs_bwrap
 @needs_cgroups
-@pytest.mark.exclusive     # its wall-time claims hold against its own load, not another test's
 @pytest.mark.sandbox
 def test_a_cpu_hog_does_not_slow_the_notebook_next_to_it(tmp_path):
     """The honest notebook starts once the hog's spinners run (the process limit lets ~28 of its 40
@@ -120,8 +119,10 @@ def test_a_cpu_hog_does_not_slow_the_notebook_next_to_it(tmp_path):
         hog_thread.join()
     assert spinning >= SPINNING                # the hog was still at it when the honest notebook ended
     assert honest.status is Status.GRADED, honest.message
-    # The cell spends 1 s of CPU: about 1.3 s on a core of its own; 17.6 s when the hog's spinners were
-    # not in a control group (measured).  The loop that only counts is too short to tell the two apart.
+    # The cell spends 1 s of CPU: about 1.3 s on a core of its own, 1.5-1.7 s with four more CPU-bound
+    # processes on the machine (its group's fair share: the test holds beside the rest of the suite);
+    # 17.6 s when the hog's spinners were not in a control group, alone (measured).  The loop that only
+    # counts is too short to tell the two apart.
     assert honest.probes["elapsed"].status == "ok", honest.probes
     assert honest.cells[0].status == "ok" and honest.cells[0].seconds < 4, honest.cells
     assert reports["hog"].probes["started"].value is True
