@@ -33,7 +33,9 @@ from typing import Any
 import nbformat
 
 CID = 4300001            # the CID of every notebook whose test does not need a CID of its own
-CELL_TIMEOUT_S = 15      # short enough for the infinite-loop notebook, ample for the tiny profile
+# The infinite-loop notebook spins for this long.  The tiny profile's longest honest cell takes ~2.5 s
+# alone; test_budgets shows an 8-s limit never cuts it off, even beside a CPU hog.
+CELL_TIMEOUT_S = 10
 # Notebooks of different students that share a CID are flagged `duplicate_cid` and held back from the
 # LMS upload.  These mistakes' notebooks are read from the upload (test_regrades), so they carry a CID
 # of their own, in every module that asks for them (then they are graded once).
@@ -98,7 +100,7 @@ def _free_key(name: str, taken) -> str:
 
 @dataclass(frozen=True)
 class GradedCohort:
-    cfg: Any                        # how it was graded (sandbox, 15 s cells, a private copy of the checks)
+    cfg: Any                        # how it was graded (sandbox, CELL_TIMEOUT_S cells, a private copy of the checks)
     subs: Path                      # the submitted notebooks, <key>.ipynb
     roster: Path                    # key, name and CID of every notebook (what a TA would upload)
     out: Path                       # grade_batch's out folder: read only (copy it to change it)

@@ -119,6 +119,10 @@ def sweep_cases(course, variants, sweep_student, specs):
 def test_each_catalogued_sweep_mistake_is_named(course, sweep_cases, mistake, monkeypatch):
     nb, probes, result = sweep_cases[mistake]
     assert not all(c.passed for c in result.checks if c.part == "lr_sweep")
+    # a sweep with the wrong numbers earns no sweep point, nor a best rate read from it (the correct
+    # and partial sweeps, graded in the sandbox: tests/test_sweep_verification.py)
+    points = result.part_points()
+    assert points["lr_sweep"] == 0 and points["best_lr"] == 0, (mistake, result.message)
     assert named(result, "lr_sweep") == [mistake]
     assert course.module._mistakes().LR_SWEEP[mistake].sentence in {m.sentence for m in result.mistakes}
     # a diagnosis never changes marks

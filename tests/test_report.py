@@ -15,7 +15,7 @@ from pathlib import Path
 from gradekit import contentload, report
 from gradekit.figures import grey_png
 from gradekit.gradebook import to_dataframe
-from gradekit.model import CheckResult, Status
+from gradekit.model import CheckResult
 from gradekit.report import CLASS_REPORT, FEEDBACK_DIR, common_failures, feedback_filename, normalise_message, write_class_report
 
 # The ANN course draws the figures (its feedback_sections hook); the engine escapes and inlines them.

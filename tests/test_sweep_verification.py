@@ -5,8 +5,10 @@ Spot checks (comparing a few rates) were removed: a student who trains only the 
 compared scores, and the first rate and the student's own best -- what they compared first -- are
 known to the student (issue 12: the first two rates trained, nan claimed for the rest, 12/12).  Now:
 - real notebooks built from the release and graded in the sandbox (tiny data, the grading's six
-  rates): the students' honest mistakes (variants.FLAWED_SWEEPS) and sweeps trained at only some
-  rates (variants.partial_sweep: claimed divergences, made-up losses) lose every hidden sweep point;
+  rates): sweeps trained at only some rates (variants.partial_sweep: claimed divergences, made-up
+  losses) lose every sweep point, the correct sweep earns them all; the students' honest mistakes
+  (every one of variants.CATALOGUED_SWEEPS) lose every sweep point too, judged in tests/test_mistakes.py
+  on the answers the same probes get from their cells;
 - on plain data, every subset of rates left untrained, with every kind of answer written there
   instead: whenever the sweep differs from the reference at any rate, the hidden checks' rule fails;
 - the cost: the whole reference sweep per CID, computed once by `gradekit precompute` (then grading
@@ -88,7 +90,7 @@ def test_every_sweep_that_differs_anywhere_loses_every_hidden_point(course, m, f
 
 @wants
 def notebooks(kit):
-    """The correct sweep, every flawed one and partial ones (graded in the sandbox, shared cohort)."""
+    """The correct sweep and partial ones (graded in the sandbox, shared cohort)."""
     from reference.microscopy import best_lr
 
     full, v, reference = kit.full, kit.variants, kit.reference_sweep
@@ -99,7 +101,7 @@ def notebooks(kit):
         "partial: first rate and the best, losses made up": v.partial_sweep(
             full, [rates[0], best_lr(reference)], claim=repr(too_high)),
     }
-    return {"correct": full} | {name: make(full) for name, make in v.FLAWED_SWEEPS.items()} | partial
+    return {"correct": full} | partial
 
 
 @pytest.fixture(scope="module")

@@ -104,15 +104,6 @@ def sweep_stale_optimizer(nb):
     return replace_in_cells(nb, "    optimizer = optim.SGD(model.parameters(), lr=rate)\n", "")
 
 
-FLAWED_SWEEPS = {   # every way of getting the sweep's numbers wrong that the checks must catch
-    "no re-seeding": sweep_without_reinit,
-    "seeded once": sweep_seeded_once,
-    "seeded after the model": sweep_seeded_after_model,
-    "loss of all epochs": sweep_loss_of_all_epochs,
-    "stale optimizer": sweep_stale_optimizer,
-}
-
-
 # ---- sweeps without the work behind them (issue 12): what the checks must never reward ----------
 
 def partial_sweep(nb, trained, claim: str = 'float("nan")'):
