@@ -19,24 +19,24 @@ collect_ignore = ["courses"]   # tests/courses/*: course content (its checks are
 
 # The order `make test` hands test files to its pytest-xdist processes (the Makefile passes
 # --no-loadscope-reorder, so a free process takes the next file of this list).  Longest first (seconds
-# measured on this 2-core machine in the comments), so that no long file starts last and runs alone; test_regrades
-# first: it grades the shared cohort (a pool on both cores, ~80 s) while the other process runs
-# test_sandbox (~90 s), whose tests mostly wait for timeouts.  The other readers of the cohort come after
-# both.  Files not listed run after these, in collection order.
+# measured on this 2-core machine in the comments), so that no long file starts last and runs alone;
+# test_regrades first: it grades the shared cohort (a pool on both cores, ~65 s) while the other
+# process runs test_sandbox (~95 s), whose tests mostly wait for timeouts.  The other readers of the
+# cohort come after both.  Files not listed run after these, in collection order.
 SLOW_FILES_FIRST = (
-    "test_regrades.py",        # the shared cohort (80) + 20
-    "test_sandbox.py",         # 90, mostly waiting
-    "test_corpus.py",          # 140: both corpus batches
-    "test_budgets.py",         # 70
-    "test_distributed.py",     # 50
-    "test_batch.py",           # 50
-    "test_validate.py",        # 50
-    "test_mistakes.py",        # 30
-    "test_reference.py",       # 18
-    "test_executors.py",       # 14
-    "test_release.py",         # 12
+    "test_regrades.py",        # the shared cohort (65) + 15
+    "test_sandbox.py",         # 95, mostly waiting
+    "test_corpus.py",          # 160: both corpus batches
+    "test_budgets.py",         # 65
+    "test_distributed.py",     # 60
+    "test_batch.py",           # 60
+    "test_validate.py",        # 35
+    "test_mistakes.py",        # 25
+    "test_reference.py",       # 16
+    "test_executors.py",       # 12
+    "test_release.py",         # 15
     "test_second_course.py",   # 10
-    "test_cgroups.py",         # 10
+    "test_cgroups.py",         # 11
 )
 
 

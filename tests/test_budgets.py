@@ -66,9 +66,11 @@ def test_a_cells_budget_is_the_factor_times_its_matched_honest_time_within_floor
 
 @pytest.mark.sandbox
 @pytest.mark.slow
-def test_two_hangs_in_a_batch_of_five_cost_seconds_and_honest_students_next_to_a_cpu_hog_are_not_cut_off(
+def test_two_hangs_in_a_batch_cost_seconds_and_honest_students_next_to_a_cpu_hog_are_not_cut_off(
         tiny_cfg, course, make_student, variants, tmp_path):
-    """The issue's done-when, at the tiny profile: the 600-s ceiling of gradekit.toml, budgets on."""
+    """The issue's done-when, at the tiny profile: the 600-s ceiling of gradekit.toml, budgets on.  The
+    honest full notebook itself is the budgets' measurement (`honest_times`, timed alone, as the first
+    batch would); in the batch: two honest students (one next to a CPU hog) and two hangs."""
     from gradekit.executors import run_local
     from gradekit.grading import Course
 
@@ -77,7 +79,6 @@ def test_two_hangs_in_a_batch_of_five_cost_seconds_and_honest_students_next_to_a
                                                                     min_cell_timeout_s=FLOOR_S))
     full = make_student(full=True)
     students = {
-        "honest": full,
         "honest-flawed": variants.sweep_without_reinit(full),
         "honest-next-to-hog": fabricate.insert_cell(full, short_cpu_hog(), after="imports"),
         "loop": variants.infinite_loop_early(full),
@@ -85,17 +86,17 @@ def test_two_hangs_in_a_batch_of_five_cost_seconds_and_honest_students_next_to_a
                                                   "# Sigmoid activation function\n" + hostile._SIGINT_IGNORED),
     }
     subs = [submission_of(k, nb) for k, nb in students.items()]
-    Course(cfg).honest_times(slot=151)              # measured once per machine (as the first batch would)
+    honest = Course(cfg).honest_times(slot=151)     # measured once per machine (as the first batch would)
+    assert honest is not None and honest.total_s > 0
     results = {}
     t0 = time.monotonic()
     run_local(subs, cfg, workers=2, on_result=lambda r: results.__setitem__(r.key, r))
     wall = time.monotonic() - t0
-    print(f"batch of 5 (2 hangs) on 2 workers: {wall:.0f} s")
-    for key in ("honest", "honest-flawed", "honest-next-to-hog"):
+    print(f"batch of 4 (2 hangs) on 2 workers: {wall:.0f} s")
+    for key in ("honest-flawed", "honest-next-to-hog"):
         r = results[key]
         assert r.status is Status.GRADED and "timed out" not in r.message and "time limit" not in r.message, r.message
-    assert results["honest"].total == results["honest"].max_total
-    assert results["honest-next-to-hog"].total == results["honest"].total
+    assert results["honest-next-to-hog"].total == results["honest-next-to-hog"].max_total   # the full notebook's
     for key in ("loop", "sigint-proof"):
         assert f"timed out after {FLOOR_S} s" in results[key].message, results[key].message
     assert "kernel restarted" in results["sigint-proof"].message
