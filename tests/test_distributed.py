@@ -4,8 +4,8 @@ A LocalCluster on loopback (two worker processes, one thread each) grades a smal
 cohort while the test SIGKILLs a worker in the middle of a sandboxed run; the gradebook must equal
 the local pool's on the same submissions, one row per student.  The local pool's results are the
 session's shared cohort (tests/shared_cohort.py: the same notebooks, graded by `gradekit grade`'s
-own batch; they are notebooks other modules read too, so the cluster costs no sandboxed run of its
-own but its re-run of the killed one); the reference work a cold local pool does is measured by judging their stored answers
+own batch; they are notebooks other modules read too, so the local side costs no sandboxed run of
+its own); the reference work a cold local pool does is measured by judging their stored answers
 again on an empty cache, in this process.  The priming of a worker's reference cache is tested on
 its own, without a cluster.
 """
@@ -21,7 +21,6 @@ import pytest
 from conftest import submission_of
 from gradekit.model import Status
 from shared_cohort import wants
-
 
 
 def test_prime_reference_seeds_the_cache_without_computing(course, tmp_path):
