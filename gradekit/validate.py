@@ -122,6 +122,13 @@ def cell_errors(executed_json: str | None) -> dict[str, str] | None:
             for cell in code_cells(nb) for output in cell.get("outputs", []) if output.get("output_type") == "error"}
 
 
+def describe_errors(errors: dict[str, str] | None) -> str:
+    """`cell_errors`' result as a report shows it: "cell (Error), ...", "none", or unknown."""
+    if errors is None:
+        return "unknown (no executed notebook)"
+    return ", ".join(f"{cell} ({err})" for cell, err in errors.items()) or "none"
+
+
 def judge_case(name: str, result: SubmissionResult, full_parts: set[str], report: ValidationReport) -> None:
     points, maxima = result.part_points(), result.part_max_points()
     report.require(result.status == Status.GRADED, f"{name}: graded ({result.status}: {result.message})")
@@ -158,10 +165,9 @@ def validate_assignment(cfg: Config, *, workers: int = 1) -> ValidationReport:
             bad = result.message
             report.require("timed out" not in bad and "died" not in bad,
                            f"release runs to the end without a timeout or a dead kernel ({bad})")
-            raised = "unknown (no executed notebook)" if errors is None else \
-                ", ".join(f"{cell} ({err})" for cell, err in errors.items()) or "none"
-            report.lines.append(f"      cells that raise in the release (what students see first): {raised}")
+            report.lines.append("      cells that raise in the release (what students see first): "
+                                + describe_errors(errors))
         if name in ("source", PERFECT):
-            detail = "" if errors == {} else " (no executed notebook)" if errors is None else f" (raised: {errors})"
+            detail = "" if errors == {} else f" (raised: {describe_errors(errors)})"
             report.require(errors == {}, f"{name}: every cell runs without an error, the notebook's own tests pass{detail}")
     return report

@@ -39,3 +39,10 @@ def test_cell_errors_reads_error_outputs_by_grade_id_and_refuses_an_unreadable_c
     nb.cells[0].outputs = []
     assert cell_errors(nbformat.writes(nb)) == {}
     assert cell_errors(None) is None and cell_errors("{not json") is None and cell_errors('{"cells": 3}') is None
+
+
+def test_describe_errors_names_each_cell_and_says_when_nothing_is_known():
+    from gradekit.validate import describe_errors
+
+    assert describe_errors({"test_a": "ZeroDivisionError", "b": "NameError"}) == "test_a (ZeroDivisionError), b (NameError)"
+    assert describe_errors({}) == "none" and describe_errors(None) == "unknown (no executed notebook)"
